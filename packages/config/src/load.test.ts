@@ -1,0 +1,48 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
+import { loadConfig } from './load.js';
+import { SchedulerConfig, schedulerEnv } from './scheduler.js';
+
+function writeConfig(value: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'fjord-config-')), 'config.json');
+  writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
+  return file;
+}
+
+describe('loadConfig()', () => {
+  it('gives every key a sane default', () => {
+    const config = loadConfig(SchedulerConfig, schedulerEnv, { env: {} });
+    expect(config.grpcListen).toBe('127.0.0.1:50051');
+    expect(config.physicalNetworks[0]?.name).toBe('physnet1');
+  });
+
+  it('lets the environment override the file', () => {
+    const file = writeConfig({ grpcListen: '127.0.0.1:1', logLevel: 'debug' });
+    const config = loadConfig(SchedulerConfig, schedulerEnv, { file, env: { FJORD_GRPC_LISTEN: '127.0.0.1:2' } });
+    expect(config.grpcListen).toBe('127.0.0.1:2');
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('reports every invalid key at once', () => {
+    const file = writeConfig({ logLevel: 'loud', databaseUrl: 'not a url', subnetPools: [{ name: 'p', cidr: '10.0.0.0/8', prefixLength: 40 }] });
+    let error: unknown;
+    try {
+      loadConfig(SchedulerConfig, schedulerEnv, { file, env: {} });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues.join('\n');
+    expect(issues).toContain('logLevel');
+    expect(issues).toContain('databaseUrl');
+    expect(issues).toContain('subnetPools.0.prefixLength');
+  });
+
+  it('names a config file that is not JSON', () => {
+    const file = writeConfig('{oops');
+    expect(() => loadConfig(SchedulerConfig, schedulerEnv, { file, env: {} })).toThrow(/not valid JSON/);
+  });
+});

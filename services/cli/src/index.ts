@@ -1,0 +1,2 @@
+export { callUnary, CallError, connect } from './client.js';
+export type { Clients } from './client.js';

@@ -1,0 +1,23 @@
+/** Prints rows as an aligned text table with upper-case headers; `(none)` when empty. */
+export function printTable(columns: readonly string[], rows: readonly (readonly (string | number))[]): void {
+  if (rows.length === 0) {
+    console.log('(none)');
+    return;
+  }
+  const cells = [columns.map((c) => c.toUpperCase()), ...rows.map((r) => r.map(String))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  for (const row of cells) {
+    console.log(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '));
+  }
+}
+
+/** Prints a value as indented JSON (bigints as strings) for `--json`. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+}
+
+/** Prints `key: value` lines for one record. */
+export function printRecord(record: Record<string, string | number | boolean>): void {
+  const width = Math.max(...Object.keys(record).map((k) => k.length));
+  for (const [key, value] of Object.entries(record)) console.log(`${`${key}:`.padEnd(width + 2)}${value}`);
+}

@@ -1,0 +1,3 @@
+export { startGrpcServer } from './server.js';
+export type { GrpcServerDeps, RunningGrpcServer } from './server.js';
+export { toGrpcStatus } from './grpc/status.js';

@@ -1,0 +1,62 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import { networkV1, protoRoot } from '@fjord/proto';
+import type { Allocator } from '@fjord/store';
+import { networkService } from './grpc/network-service.js';
+
+/** What the gRPC server needs from the rest of the scheduler. */
+export interface GrpcServerDeps {
+  allocator: Allocator;
+  log: Logger;
+}
+
+/** A started gRPC server and the port it bound (useful when asked for port 0). */
+export interface RunningGrpcServer {
+  server: Server;
+  port: number;
+  health: HealthImplementation;
+  close(): Promise<void>;
+}
+
+function reflectionDefinition() {
+  const dir = join(protoRoot, 'fjord/v1');
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.proto'))
+    .map((f) => join('fjord/v1', f));
+  return loadSync(files, { includeDirs: [protoRoot] });
+}
+
+/** Builds the scheduler's gRPC server (services, health, reflection) and binds it to `listen`. */
+export async function startGrpcServer(listen: string, deps: GrpcServerDeps): Promise<RunningGrpcServer> {
+  const server = new Server();
+  server.addService(networkV1.NetworkServiceService, networkService(deps.allocator, deps.log));
+  const health = new HealthImplementation({ '': 'SERVING', 'fjord.v1.NetworkService': 'SERVING' });
+  health.addToServer(server);
+  new ReflectionService(reflectionDefinition()).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, boundPort) =>
+      err ? reject(new Error(`bind gRPC server to ${listen}: ${err.message}`)) : resolve(boundPort),
+    );
+  });
+  return {
+    server,
+    port,
+    health,
+    close: () =>
+      new Promise<void>((resolve) => {
+        health.setStatus('', 'NOT_SERVING');
+        // Let in-flight calls finish for a moment, then cut whatever is left.
+        const timer = setTimeout(() => server.forceShutdown(), 2_000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

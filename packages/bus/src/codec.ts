@@ -12,7 +12,7 @@ export function encode<T>(codec: MessageCodec<T>, message: T): Uint8Array {
 }
 
 /** Decodes a protobuf message, turning any failure into a MalformedMessageError naming the subject. */
-export function decode<T>(codec: MessageCodec<T>, type: string, subject: string, data: Uint8Array): T {
+export function decode<T>(codec: Pick<MessageCodec<T>, 'decode'>, type: string, subject: string, data: Uint8Array): T {
   try {
     return codec.decode(data);
   } catch (err) {

@@ -20,6 +20,11 @@ export const SchedulerConfig = z.object({
   databaseUrl: z.string().url().default('postgres://postgres@127.0.0.1:5432/fjord').describe('Postgres URL (env DATABASE_URL)'),
   natsUrl: z.string().default('nats://127.0.0.1:4222').describe('NATS server URL (env NATS_URL)'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('log level (env FJORD_LOG_LEVEL)'),
+  subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('fjord').describe('first token of every NATS subject (env FJORD_SUBJECT_PREFIX)'),
+  replicaId: z.string().min(1).optional().describe('this replica\'s name in the leader lease (default: hostname-pid)'),
+  leaseTtlMs: z.coerce.number().int().min(500).default(3000).describe('how long the leader lease lasts without renewal'),
+  leaseRenewMs: z.coerce.number().int().min(100).default(1000).describe('how often the leader renews (and others try for) the lease'),
+  heartbeatIntervalMs: z.coerce.number().int().min(100).default(1000).describe('heartbeat interval told to workers at registration'),
   databasePoolSize: z.number().int().min(1).max(200).default(20).describe('Postgres connections the scheduler keeps open'),
   physicalNetworks: z
     .array(PhysicalNetworkConfig)
@@ -40,4 +45,9 @@ export const schedulerEnv = {
   DATABASE_URL: 'databaseUrl',
   NATS_URL: 'natsUrl',
   FJORD_LOG_LEVEL: 'logLevel',
+  FJORD_SUBJECT_PREFIX: 'subjectPrefix',
+  FJORD_REPLICA_ID: 'replicaId',
+  FJORD_LEASE_TTL_MS: 'leaseTtlMs',
+  FJORD_LEASE_RENEW_MS: 'leaseRenewMs',
+  FJORD_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
 } as const;

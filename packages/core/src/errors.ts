@@ -14,7 +14,7 @@ export abstract class FjordError extends Error {
 
 /** The caller sent something malformed; `field` names the offending request field. */
 export class InvalidArgumentError extends FjordError {
-  override readonly name = 'InvalidArgumentError';
+  override readonly name: string = 'InvalidArgumentError';
   readonly retryable = false;
   constructor(
     readonly field: string,
@@ -27,7 +27,7 @@ export class InvalidArgumentError extends FjordError {
 
 /** A named thing does not exist; `field` names the request field that referred to it. */
 export class NotFoundError extends FjordError {
-  override readonly name = 'NotFoundError';
+  override readonly name: string = 'NotFoundError';
   readonly retryable = false;
   constructor(
     readonly field: string,
@@ -39,7 +39,7 @@ export class NotFoundError extends FjordError {
 
 /** Something with that key already exists (a network name, a requested VLAN or address). */
 export class AlreadyExistsError extends FjordError {
-  override readonly name = 'AlreadyExistsError';
+  override readonly name: string = 'AlreadyExistsError';
   readonly retryable = false;
   constructor(
     readonly field: string,
@@ -51,7 +51,7 @@ export class AlreadyExistsError extends FjordError {
 
 /** A pool has nothing left to hand out; `pool` names it (e.g. `vlan range of physnet1`). */
 export class ExhaustedError extends FjordError {
-  override readonly name = 'ExhaustedError';
+  override readonly name: string = 'ExhaustedError';
   readonly retryable = false;
   constructor(
     readonly pool: string,
@@ -64,7 +64,7 @@ export class ExhaustedError extends FjordError {
 
 /** The system is not in a state that allows the operation (e.g. deleting a network in use, a fenced writer). */
 export class FailedPreconditionError extends FjordError {
-  override readonly name = 'FailedPreconditionError';
+  override readonly name: string = 'FailedPreconditionError';
   readonly retryable = false;
   constructor(message: string) {
     super(message);
@@ -73,7 +73,7 @@ export class FailedPreconditionError extends FjordError {
 
 /** A transient failure (lost race, lost connection); the same request may succeed later. */
 export class UnavailableError extends FjordError {
-  override readonly name = 'UnavailableError';
+  override readonly name: string = 'UnavailableError';
   readonly retryable = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

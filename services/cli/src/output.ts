@@ -1,5 +1,5 @@
 /** Prints rows as an aligned text table with upper-case headers; `(none)` when empty. */
-export function printTable(columns: readonly string[], rows: readonly (readonly (string | number))[]): void {
+export function printTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): void {
   if (rows.length === 0) {
     console.log('(none)');
     return;

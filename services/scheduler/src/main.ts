@@ -1,17 +1,21 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, SchedulerConfig, schedulerEnv } from '@fjord/config';
-import { Allocator, createDb, migrateToLatest, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
-import { startGrpcServer } from './server.js';
+import { createDb, migrateToLatest, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
+import { Scheduler } from './scheduler.js';
 
 const usage = `usage: fjord-scheduler [--config FILE]
 
-Runs the Fjord scheduler: the gRPC API, placement and the network allocator.
-Configuration is a JSON file (--config or FJORD_CONFIG) with environment overrides:
-  FJORD_GRPC_LISTEN  host:port to serve gRPC on (default 127.0.0.1:50051)
-  DATABASE_URL       Postgres URL (default postgres://postgres@127.0.0.1:5432/fjord)
-  NATS_URL           NATS URL (default nats://127.0.0.1:4222)
-  FJORD_LOG_LEVEL    fatal|error|warn|info|debug|trace (default info)`;
+Runs one Fjord scheduler replica: the gRPC API (placement, fleet, networks) and, while it holds
+the leader lease, the applier, the outbox relay and the host protocol. Run several for HA.
+Configuration is a JSON file (--config or FJORD_CONFIG; see deploy/config/scheduler.json) with
+environment overrides:
+  FJORD_GRPC_LISTEN      host:port to serve gRPC on (default 127.0.0.1:50051)
+  DATABASE_URL           Postgres URL (default postgres://postgres@127.0.0.1:5432/fjord)
+  NATS_URL               NATS URL (default nats://127.0.0.1:4222)
+  FJORD_SUBJECT_PREFIX   first token of every NATS subject (default fjord)
+  FJORD_REPLICA_ID       this replica's name in the leader lease (default hostname-pid)
+  FJORD_LOG_LEVEL        fatal|error|warn|info|debug|trace (default info)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
@@ -29,24 +33,34 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel, base: { service: 'scheduler' } });
+  const log = pino({ level: config.logLevel, base: { service: 'scheduler', replica: config.replicaId } });
 
-  const db = createDb(config.databaseUrl, { max: config.databasePoolSize });
+  const { db, close } = createDb(config.databaseUrl, { max: config.databasePoolSize, applicationName: 'fjord-scheduler' });
   await migrateToLatest(db);
   await syncPhysicalNetworks(db, config.physicalNetworks);
   await syncSubnetPools(db, config.subnetPools);
   log.info({ physicalNetworks: config.physicalNetworks.map((p) => p.name) }, 'database migrated and configured');
 
-  const grpc = await startGrpcServer(config.grpcListen, { allocator: new Allocator(db), log });
-  log.info({ listen: config.grpcListen, port: grpc.port }, 'scheduler serving gRPC');
+  const scheduler = await Scheduler.start({
+    db,
+    log,
+    grpcListen: config.grpcListen,
+    natsUrl: config.natsUrl,
+    subjectPrefix: config.subjectPrefix,
+    ...(config.replicaId ? { replicaId: config.replicaId } : {}),
+    leaseTtlMs: config.leaseTtlMs,
+    leaseRenewMs: config.leaseRenewMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+  });
+  log.info({ listen: config.grpcListen, port: scheduler.port }, 'scheduler serving gRPC');
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'scheduler stopping');
-    await grpc.close();
-    await db.destroy();
+    await scheduler.stop();
+    await close();
     log.info('scheduler stopped');
     process.exit(0);
   };

@@ -99,7 +99,7 @@ export function networkService(allocator: Allocator, log: Logger): networkV1.Net
       allocations: (await allocator.listAllocations(req.tenant, req.network)).map(toProtoAllocation),
     })),
     allocateRouterId: handle('AllocateRouterId', async (req: networkV1.AllocateRouterIdRequest) => ({
-      routerId: await allocator.allocateRouterId(req.tenant, req.network, emptyToUndefined(req.owner)),
+      routerId: (await allocator.allocateRouterId(req.tenant, req.network, emptyToUndefined(req.owner))).routerId,
     })),
     releaseRouterId: handle('ReleaseRouterId', async (req: networkV1.ReleaseRouterIdRequest) => {
       await allocator.releaseRouterId(req.tenant, req.network, req.routerId);

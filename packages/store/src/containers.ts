@@ -1,0 +1,213 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from './schema.js';
+
+/** A container as stored, with its network's name, VLAN and subnet. */
+export interface ContainerRecord {
+  id: string;
+  tenant: string;
+  name: string;
+  networkId: string;
+  network: string;
+  vlan: number;
+  cidr: string;
+  address: string;
+  addressHost: number;
+  host: string;
+  template: string;
+  cpuMillis: number;
+  memoryBytes: number;
+  constraints: string[];
+  antiAffinityGroup: string | null;
+  spreadLabel: string | null;
+  command: string;
+  runtimeName: string;
+  state: string;
+  observed: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A container to insert; the address must already be allocated on its network. */
+export type NewContainer = Omit<ContainerRecord, 'network' | 'vlan' | 'cidr' | 'state' | 'observed' | 'createdAt' | 'updatedAt'>;
+
+/** Inserts placed containers (in the applier's transaction). */
+export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[]): Promise<void> {
+  if (containers.length === 0) return;
+  await trx
+    .insertInto('containers')
+    .values(
+      containers.map((c) => ({
+        id: c.id,
+        tenant: c.tenant,
+        name: c.name,
+        network_id: c.networkId,
+        address_host: c.addressHost,
+        address: c.address,
+        host: c.host,
+        template: c.template,
+        cpu_millis: c.cpuMillis,
+        memory_bytes: c.memoryBytes,
+        constraints: c.constraints,
+        anti_affinity_group: c.antiAffinityGroup,
+        spread_label: c.spreadLabel,
+        command: c.command,
+        runtime_name: c.runtimeName,
+      })),
+    )
+    .execute();
+}
+
+function selectContainers(db: Kysely<Database>) {
+  return db
+    .selectFrom('containers as c')
+    .innerJoin('networks as n', 'n.id', 'c.network_id')
+    .select([
+      'c.id',
+      'c.tenant',
+      'c.name',
+      'c.network_id',
+      'n.name as network',
+      'n.vlan',
+      sql<string>`n.cidr::text`.as('cidr'),
+      'c.address',
+      'c.address_host',
+      'c.host',
+      'c.template',
+      'c.cpu_millis',
+      'c.memory_bytes',
+      'c.constraints',
+      'c.anti_affinity_group',
+      'c.spread_label',
+      'c.command',
+      'c.runtime_name',
+      'c.state',
+      'c.observed',
+      'c.created_at',
+      'c.updated_at',
+    ]);
+}
+
+type Row = Awaited<ReturnType<ReturnType<typeof selectContainers>['execute']>>[number];
+
+function toRecord(r: Row): ContainerRecord {
+  return {
+    id: r.id,
+    tenant: r.tenant,
+    name: r.name,
+    networkId: r.network_id,
+    network: r.network,
+    vlan: r.vlan,
+    cidr: r.cidr,
+    address: r.address,
+    addressHost: r.address_host,
+    host: r.host,
+    template: r.template,
+    cpuMillis: r.cpu_millis,
+    memoryBytes: Number(r.memory_bytes),
+    constraints: r.constraints,
+    antiAffinityGroup: r.anti_affinity_group,
+    spreadLabel: r.spread_label,
+    command: r.command,
+    runtimeName: r.runtime_name,
+    state: r.state,
+    observed: r.observed,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Containers with these (tenant, name) keys that exist. */
+export async function findContainers(db: Kysely<Database>, keys: readonly { tenant: string; name: string }[]): Promise<ContainerRecord[]> {
+  if (keys.length === 0) return [];
+  const rows = await selectContainers(db)
+    .where(sql<boolean>`(c.tenant, c.name) IN (SELECT * FROM unnest(${sql.val(keys.map((k) => k.tenant))}::text[], ${sql.val(keys.map((k) => k.name))}::text[]))`)
+    .execute();
+  return rows.map(toRecord);
+}
+
+/** Filters for {@link listContainers}. */
+export interface ContainerFilter {
+  tenant?: string | undefined;
+  host?: string | undefined;
+  network?: string | undefined;
+  limit?: number | undefined;
+}
+
+/** Containers matching the filter, by tenant and name. */
+export async function listContainers(db: Kysely<Database>, filter: ContainerFilter = {}): Promise<ContainerRecord[]> {
+  let query = selectContainers(db);
+  if (filter.tenant) query = query.where('c.tenant', '=', filter.tenant);
+  if (filter.host) query = query.where('c.host', '=', filter.host);
+  if (filter.network) query = query.where('n.name', '=', filter.network);
+  query = query.orderBy('c.tenant').orderBy('c.name');
+  if (filter.limit) query = query.limit(filter.limit);
+  return (await query.execute()).map(toRecord);
+}
+
+/** Containers on these hosts (for desired states). */
+export async function containersOnHosts(db: Kysely<Database>, hosts: readonly string[]): Promise<ContainerRecord[]> {
+  if (hosts.length === 0) return [];
+  const rows = await selectContainers(db).where('c.host', 'in', [...hosts]).orderBy('c.runtime_name').execute();
+  return rows.map(toRecord);
+}
+
+/** Deletes a container row (in the caller's transaction); returns what it was, or undefined. */
+export async function deleteContainerRow(trx: Kysely<Database>, tenant: string, name: string): Promise<ContainerRecord | undefined> {
+  const [existing] = await findContainers(trx, [{ tenant, name }]);
+  if (!existing) return undefined;
+  await trx.deleteFrom('containers').where('id', '=', existing.id).execute();
+  return existing;
+}
+
+/** An observed state reported by a host's worker. */
+export interface ObservedUpdate {
+  host: string;
+  runtimeName: string;
+  state: 'RUNNING' | 'STOPPED' | 'FAILED';
+  observed: string;
+}
+
+/**
+ * Records what workers observed. Only rows on the reporting host change (a container moved away
+ * is not touched by its old host). Returns the containers whose state changed.
+ */
+export async function recordObserved(db: Kysely<Database>, updates: readonly ObservedUpdate[]): Promise<{ tenant: string; name: string; host: string; state: string }[]> {
+  if (updates.length === 0) return [];
+  const result = await sql<{ tenant: string; name: string; host: string; state: string }>`
+    UPDATE containers AS c SET state = v.state, observed = v.observed, updated_at = now()
+    FROM unnest(${sql.val(updates.map((u) => u.host))}::text[], ${sql.val(updates.map((u) => u.runtimeName))}::text[],
+                ${sql.val(updates.map((u) => u.state))}::text[], ${sql.val(updates.map((u) => u.observed))}::text[])
+         AS v(host, runtime_name, state, observed)
+    WHERE c.runtime_name = v.runtime_name AND c.host = v.host AND (c.state <> v.state OR c.observed <> v.observed)
+    RETURNING c.tenant, c.name, c.host, c.state
+  `.execute(db);
+  return result.rows;
+}
+
+/** Anti-affinity membership: `tenant/group` → host of each member. */
+export async function groupMembers(db: Kysely<Database>): Promise<Record<string, string[]>> {
+  const rows = await db
+    .selectFrom('containers')
+    .select(['tenant', 'anti_affinity_group', 'host'])
+    .where('anti_affinity_group', 'is not', null)
+    .execute();
+  const members: Record<string, string[]> = {};
+  for (const r of rows) (members[`${r.tenant}/${r.anti_affinity_group}`] ??= []).push(r.host);
+  return members;
+}
+
+/** The id, VLAN, subnet and physical network of each named network that exists (`tenant/name` → network). */
+export async function findNetworks(
+  db: Kysely<Database>,
+  keys: readonly { tenant: string; name: string }[],
+): Promise<Map<string, { id: string; tenant: string; name: string; vlan: number; cidr: string; physicalNetwork: string }>> {
+  const found = new Map<string, { id: string; tenant: string; name: string; vlan: number; cidr: string; physicalNetwork: string }>();
+  if (keys.length === 0) return found;
+  const rows = await db
+    .selectFrom('networks')
+    .select(['id', 'tenant', 'name', 'vlan', sql<string>`cidr::text`.as('cidr'), 'physical_network'])
+    .where(sql<boolean>`(tenant, name) IN (SELECT * FROM unnest(${sql.val(keys.map((k) => k.tenant))}::text[], ${sql.val(keys.map((k) => k.name))}::text[]))`)
+    .execute();
+  for (const r of rows) found.set(`${r.tenant}/${r.name}`, { id: r.id, tenant: r.tenant, name: r.name, vlan: r.vlan, cidr: r.cidr, physicalNetwork: r.physical_network });
+  return found;
+}

@@ -1,0 +1,80 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/** An event to record: what happened, to what, where. */
+export interface NewEvent {
+  kind: string;
+  tenant?: string | undefined;
+  subject: string;
+  host?: string | undefined;
+  message?: string;
+}
+
+/** A recorded event with its sequence number. */
+export interface EventRecord {
+  sequence: number;
+  kind: string;
+  tenant: string | null;
+  subject: string;
+  host: string | null;
+  message: string;
+  at: Date;
+}
+
+/**
+ * Records events and queues them for the relay, in the caller's transaction, together with
+ * `desired` outbox rows for every host whose desired state changed.
+ */
+export async function recordChanges(trx: Kysely<Database>, events: readonly NewEvent[], changedHosts: readonly string[]): Promise<void> {
+  if (changedHosts.length > 0) {
+    await trx
+      .insertInto('outbox')
+      .values(changedHosts.map((host) => ({ kind: 'desired' as const, host })))
+      .execute();
+  }
+  if (events.length === 0) return;
+  const rows = await trx
+    .insertInto('events')
+    .values(events.map((e) => ({ kind: e.kind, tenant: e.tenant ?? null, subject: e.subject, host: e.host ?? null, message: e.message ?? '' })))
+    .returning('sequence')
+    .execute();
+  await trx
+    .insertInto('outbox')
+    .values(rows.map((r) => ({ kind: 'event' as const, event_sequence: r.sequence })))
+    .execute();
+}
+
+/** Events after `afterSequence` (oldest first), optionally of one tenant. */
+export async function listEvents(db: Kysely<Database>, afterSequence: number, tenant?: string, limit = 1000): Promise<EventRecord[]> {
+  let query = db.selectFrom('events').selectAll().where('sequence', '>', String(afterSequence));
+  if (tenant) query = query.where('tenant', '=', tenant);
+  const rows = await query.orderBy('sequence').limit(limit).execute();
+  return rows.map(toEvent);
+}
+
+/** Events with these sequence numbers (for the relay). */
+export async function eventsBySequence(db: Kysely<Database>, sequences: readonly string[]): Promise<EventRecord[]> {
+  if (sequences.length === 0) return [];
+  const rows = await db.selectFrom('events').selectAll().where('sequence', 'in', sequences).orderBy('sequence').execute();
+  return rows.map(toEvent);
+}
+
+/** The highest event sequence so far (0 when none). */
+export async function lastEventSequence(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('events').select((eb) => eb.fn.max('sequence').as('max')).executeTakeFirst();
+  return Number(row?.max ?? 0);
+}
+
+function toEvent(row: { sequence: string; kind: string; tenant: string | null; subject: string; host: string | null; message: string; at: Date }): EventRecord {
+  return { ...row, sequence: Number(row.sequence) };
+}
+
+/** A batch of outbox rows, oldest first. */
+export async function readOutbox(db: Kysely<Database>, limit: number) {
+  return db.selectFrom('outbox').select(['id', 'kind', 'host', 'event_sequence']).orderBy('id').limit(limit).execute();
+}
+
+/** Removes outbox rows once published. */
+export async function deleteOutbox(db: Kysely<Database>, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await db.deleteFrom('outbox').where('id', 'in', ids).execute();
+}

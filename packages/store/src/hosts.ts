@@ -1,0 +1,143 @@
+import { type Kysely, sql } from 'kysely';
+import type { HostState, Resources } from '@fjord/core';
+import type { Database } from './schema.js';
+
+/** A host as stored, with its usage summed from its containers. */
+export interface HostRecord {
+  name: string;
+  labels: Record<string, string>;
+  physicalNetworks: string[];
+  capacity: Resources;
+  usage: Resources;
+  state: HostState;
+  epoch: number;
+  desiredGeneration: number;
+  appliedGeneration: number;
+  lastHeartbeatAt: Date | null;
+}
+
+/** What a worker says about its host when it registers. */
+export interface HostRegistration {
+  name: string;
+  labels: Record<string, string>;
+  physicalNetworks: string[];
+  capacity: Resources;
+}
+
+/**
+ * Registers a host or a new incarnation of it: a new host starts READY at epoch 1; a known one gets
+ * epoch + 1 (fencing whatever the old incarnation still sends), its new labels and capacity, and
+ * leaves DOWN for READY while keeping CORDONED/DRAINING/PATCHING. Bumps the desired generation so
+ * the worker is sent its state under the new epoch.
+ */
+export async function registerHost(trx: Kysely<Database>, reg: HostRegistration): Promise<{ epoch: number; generation: number; isNew: boolean }> {
+  const row = await sql<{ epoch: string; desired_generation: string; inserted: boolean }>`
+    INSERT INTO hosts (name, labels, physical_networks, cpu_millis, memory_bytes, slots, state, epoch, desired_generation, last_heartbeat_at)
+    VALUES (${reg.name}, ${JSON.stringify(reg.labels)}::jsonb, ${sql.val(reg.physicalNetworks)}::text[], ${reg.capacity.cpuMillis},
+            ${reg.capacity.memoryBytes}, ${reg.capacity.slots}, 'READY', 1, 1, now())
+    ON CONFLICT (name) DO UPDATE SET
+      labels = EXCLUDED.labels,
+      physical_networks = EXCLUDED.physical_networks,
+      cpu_millis = EXCLUDED.cpu_millis,
+      memory_bytes = EXCLUDED.memory_bytes,
+      slots = EXCLUDED.slots,
+      state = CASE WHEN hosts.state = 'DOWN' THEN 'READY' ELSE hosts.state END,
+      epoch = hosts.epoch + 1,
+      desired_generation = hosts.desired_generation + 1,
+      last_heartbeat_at = now(),
+      updated_at = now()
+    RETURNING epoch, desired_generation, (xmax = 0) AS inserted
+  `.execute(trx);
+  const r = row.rows[0]!;
+  return { epoch: Number(r.epoch), generation: Number(r.desired_generation), isNew: r.inserted };
+}
+
+/** Bumps the desired generation of each host (its desired state changed); returns host → generation. */
+export async function bumpGenerations(trx: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, number>> {
+  if (hosts.length === 0) return new Map();
+  const rows = await trx
+    .updateTable('hosts')
+    .set({ desired_generation: sql`desired_generation + 1`, updated_at: sql`now()` })
+    .where('name', 'in', [...hosts])
+    .returning(['name', 'desired_generation'])
+    .execute();
+  return new Map(rows.map((r) => [r.name, Number(r.desired_generation)]));
+}
+
+/** Sets a host's scheduling state; returns false when there is no such host. */
+export async function setHostState(trx: Kysely<Database>, name: string, state: HostState): Promise<boolean> {
+  const result = await trx.updateTable('hosts').set({ state, updated_at: sql`now()` }).where('name', '=', name).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Records that these hosts were heard from now. */
+export async function touchHeartbeats(db: Kysely<Database>, hosts: readonly string[]): Promise<void> {
+  if (hosts.length === 0) return;
+  await db.updateTable('hosts').set({ last_heartbeat_at: sql`now()` }).where('name', 'in', [...hosts]).execute();
+}
+
+/** Records the generation each host's worker last applied (never moving it backwards). */
+export async function recordAppliedGenerations(db: Kysely<Database>, applied: ReadonlyMap<string, number>): Promise<void> {
+  if (applied.size === 0) return;
+  const names = [...applied.keys()];
+  const generations = names.map((n) => applied.get(n)!);
+  await sql`
+    UPDATE hosts SET applied_generation = GREATEST(hosts.applied_generation, v.generation)
+    FROM unnest(${sql.val(names)}::text[], ${sql.val(generations)}::bigint[]) AS v(name, generation)
+    WHERE hosts.name = v.name
+  `.execute(db);
+}
+
+/** Every host (or one), with usage summed from its containers, sorted by name. */
+export async function listHosts(db: Kysely<Database>, filter: { name?: string; state?: string } = {}): Promise<HostRecord[]> {
+  const where = [sql`true`];
+  if (filter.name !== undefined) where.push(sql`h.name = ${filter.name}`);
+  if (filter.state !== undefined) where.push(sql`h.state = ${filter.state}`);
+  const { rows } = await sql<{
+    name: string;
+    labels: Record<string, string>;
+    physical_networks: string[];
+    cpu_millis: number;
+    memory_bytes: string;
+    slots: number;
+    state: string;
+    epoch: string;
+    desired_generation: string;
+    applied_generation: string;
+    last_heartbeat_at: Date | null;
+    used_cpu: string | null;
+    used_memory: string | null;
+    used_slots: string | null;
+  }>`
+    SELECT h.*, u.used_cpu, u.used_memory, u.used_slots
+    FROM hosts h
+    LEFT JOIN (
+      SELECT host, sum(cpu_millis) AS used_cpu, sum(memory_bytes) AS used_memory, count(*) AS used_slots
+      FROM containers GROUP BY host
+    ) u ON u.host = h.name
+    WHERE ${sql.join(where, sql` AND `)}
+    ORDER BY h.name
+  `.execute(db);
+  return rows.map((r) => ({
+    name: r.name,
+    labels: r.labels,
+    physicalNetworks: r.physical_networks,
+    capacity: { cpuMillis: r.cpu_millis, memoryBytes: Number(r.memory_bytes), slots: r.slots },
+    usage: { cpuMillis: Number(r.used_cpu ?? 0), memoryBytes: Number(r.used_memory ?? 0), slots: Number(r.used_slots ?? 0) },
+    state: r.state as HostState,
+    epoch: Number(r.epoch),
+    desiredGeneration: Number(r.desired_generation),
+    appliedGeneration: Number(r.applied_generation),
+    lastHeartbeatAt: r.last_heartbeat_at,
+  }));
+}
+
+/** Epoch and generations of the named hosts (cheap: no usage sums). */
+export async function listHostsByName(
+  db: Kysely<Database>,
+  names: readonly string[],
+): Promise<{ name: string; epoch: number; desiredGeneration: number }[]> {
+  if (names.length === 0) return [];
+  const rows = await db.selectFrom('hosts').select(['name', 'epoch', 'desired_generation']).where('name', 'in', [...names]).execute();
+  return rows.map((r) => ({ name: r.name, epoch: Number(r.epoch), desiredGeneration: Number(r.desired_generation) }));
+}

@@ -1,0 +1,46 @@
+// Public surface of @fjord/store (STYLE.md item 5): named exports only.
+export { Allocator, MIN_NETWORK_PREFIX, MAX_NETWORK_PREFIX, MAX_BATCH } from './allocator.js';
+export { type Db, type CreateDbOptions, createDb } from './db.js';
+export { migrations, migrateToLatest } from './migrate.js';
+export type { Database } from './schema.js';
+export { type PhysicalNetworkConfig, type SubnetPoolConfig, type SyncResult, MAX_POOL_CHILDREN, syncPhysicalNetworks, syncSubnetPools } from './sync.js';
+export { inTransaction, sqlState, constraintName } from './tx.js';
+export type {
+  Network,
+  Allocation,
+  RouterIdAllocation,
+  PhysicalNetworkUsage,
+  SubnetPoolUsage,
+  CreateNetworkRequest,
+  AllocateAddressOptions,
+  AllocateAddressesOptions,
+  DeleteNetworkResult,
+} from './types.js';
+export {
+  type ContainerRecord,
+  type NewContainer,
+  type ContainerFilter,
+  type ObservedUpdate,
+  insertContainers,
+  findContainers,
+  findNetworks,
+  listContainers,
+  containersOnHosts,
+  deleteContainerRow,
+  recordObserved,
+  groupMembers,
+} from './containers.js';
+export { type NewEvent, type EventRecord, recordChanges, listEvents, eventsBySequence, lastEventSequence, readOutbox, deleteOutbox } from './events.js';
+export {
+  type HostRecord,
+  type HostRegistration,
+  registerHost,
+  bumpGenerations,
+  setHostState,
+  touchHeartbeats,
+  recordAppliedGenerations,
+  listHosts,
+  listHostsByName,
+} from './hosts.js';
+export { type Lease, FencedError, acquireOrRenewLease, releaseLease, checkLease, currentLease } from './lease.js';
+export type { PlacementTables } from './schema-placement.js';

@@ -1,0 +1,25 @@
+import { type Kysely, type Migration, type MigrationResult, Migrator } from 'kysely';
+import { migration0001Networks } from './migrations/0001-networks.js';
+
+/**
+ * Every migration, by name; kysely applies them in name order. Append new ones here
+ * (`'0002-hosts': migration0002Hosts`), never rename or edit an applied one.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001-networks': migration0001Networks,
+};
+
+/** Applies every pending migration; throws the first failure with the migration's name. */
+export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<MigrationResult[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results.find((r) => r.status === 'Error');
+    throw new Error(`migrate to latest: ${failed ? failed.migrationName : 'migrator'}: ${errorMessage(error)}`, { cause: error });
+  }
+  return results;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

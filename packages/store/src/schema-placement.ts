@@ -1,0 +1,82 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** bigint columns: postgres.js reads int8 as string; written as number, bigint or string. */
+type Int8 = ColumnType<string, number | bigint | string | undefined, number | bigint | string>;
+
+/** A registered hypervisor. */
+export interface HostsTable {
+  name: string;
+  labels: ColumnType<Record<string, string>, string, string>;
+  physical_networks: ColumnType<string[], string[], string[]>;
+  cpu_millis: number;
+  memory_bytes: Int8;
+  slots: number;
+  state: string;
+  epoch: Int8;
+  desired_generation: Int8;
+  applied_generation: Int8;
+  last_heartbeat_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  registered_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** A placed container. */
+export interface ContainersTable {
+  id: string;
+  tenant: string;
+  name: string;
+  network_id: string;
+  address_host: number;
+  address: string;
+  host: string;
+  template: string;
+  cpu_millis: number;
+  memory_bytes: Int8;
+  constraints: ColumnType<string[], string[] | undefined, string[]>;
+  anti_affinity_group: string | null;
+  spread_label: string | null;
+  command: Generated<string>;
+  runtime_name: string;
+  state: Generated<string>;
+  observed: Generated<string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** The scheduler's leader lease (one row). */
+export interface LeaderLeaseTable {
+  name: string;
+  holder: string;
+  epoch: Int8;
+  expires_at: Timestamp;
+}
+
+/** One event of the append-only log. */
+export interface EventsTable {
+  sequence: ColumnType<string, never, never>;
+  kind: string;
+  tenant: string | null;
+  subject: string;
+  host: string | null;
+  message: Generated<string>;
+  at: Timestamp;
+}
+
+/** A change the relay has yet to publish. */
+export interface OutboxTable {
+  id: ColumnType<string, never, never>;
+  kind: 'desired' | 'event';
+  host: string | null;
+  event_sequence: ColumnType<string | null, number | bigint | string | null | undefined, never>;
+  created_at: Timestamp;
+}
+
+/** The tables of migration 0002. */
+export interface PlacementTables {
+  hosts: HostsTable;
+  containers: ContainersTable;
+  leader_lease: LeaderLeaseTable;
+  events: EventsTable;
+  outbox: OutboxTable;
+}

@@ -1,0 +1,362 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import {
+  AlreadyExistsError,
+  applyPlan,
+  ExhaustedError,
+  FailedPreconditionError,
+  NotFoundError,
+  parseAddress,
+  parseCidr,
+  place,
+  releasePlacements,
+  updateHosts,
+  UnavailableError,
+  type HostState,
+  type Placement,
+  type PlacementSnapshot,
+  type ScoringPolicy,
+} from '@fjord/core';
+import {
+  Allocator,
+  bumpGenerations,
+  checkLease,
+  constraintName,
+  deleteContainerRow,
+  findContainers,
+  findNetworks,
+  insertContainers,
+  listHosts,
+  recordChanges,
+  registerHost,
+  setHostState,
+  type ContainerRecord,
+  type Database,
+  type HostRegistration,
+  type Lease,
+  type NewContainer,
+} from '@fjord/store';
+import { toCoreHost, type FleetState } from './fleet-state.js';
+import { SCHEDULER_LEASE } from './leader.js';
+import { recordToPlacementRequest, sameSpec, toPlacementRequest, type ContainerSpecInput } from './spec.js';
+
+/** One client request to place containers, all or nothing. */
+interface PlaceJob {
+  specs: ContainerSpecInput[];
+  policy: ScoringPolicy;
+  resolve(containers: ContainerRecord[]): void;
+  reject(err: unknown): void;
+}
+
+/** Another write, run alone. */
+interface OtherJob {
+  run(): Promise<void>;
+  fail(err: unknown): void;
+}
+
+type Network = Awaited<ReturnType<typeof findNetworks>> extends Map<string, infer N> ? N : never;
+
+/** How many containers one group commit takes at most. */
+const MAX_GROUP = 2000;
+
+/**
+ * The leader's single writer (STYLE.md item 2). Placement requests queue up; each pass takes
+ * what has queued, computes every plan against the current fleet state (each seeing the ones
+ * before it), and commits them in one transaction with their addresses, events and outbox rows,
+ * fenced by the leader lease. Should the group fail, each request is retried alone so that one
+ * bad request fails only itself. The fleet state changes only after a commit.
+ */
+export class Applier {
+  private readonly queue: (PlaceJob | OtherJob)[] = [];
+  private running = false;
+  private stopped = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly lease: Lease,
+    private readonly state: FleetState,
+    private readonly onCommit: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** Places a batch (or one) of containers; resolves with them once durably committed. */
+  place(specs: ContainerSpecInput[], policy: ScoringPolicy): Promise<ContainerRecord[]> {
+    return new Promise((resolve, reject) => this.enqueue({ specs, policy, resolve, reject }));
+  }
+
+  /** Deletes a container: its row, its address, and it from its host's desired state. */
+  deleteContainer(tenant: string, name: string): Promise<void> {
+    return this.exclusive(async () => {
+      const deleted = await this.transaction(async (trx) => {
+        const container = await deleteContainerRow(trx, tenant, name);
+        if (!container) throw new NotFoundError('name', `container ${tenant}/${name} does not exist`);
+        await new Allocator(trx).releaseAddress(tenant, container.network, container.address);
+        await bumpGenerations(trx, [container.host]);
+        await recordChanges(
+          trx,
+          [{ kind: 'container.deleted', tenant, subject: `${tenant}/${name}`, host: container.host, message: `removed from ${container.host}` }],
+          [container.host],
+        );
+        return container;
+      });
+      const host = this.state.host(deleted.host);
+      const physnet = host?.physicalNetworks[0] ?? '';
+      if (host) this.state.snapshot = releasePlacements(this.state.snapshot, [{ request: recordToPlacementRequest(deleted, physnet), hostId: deleted.host }]);
+      this.log.info({ tenant, name, host: deleted.host }, 'container deleted');
+    });
+  }
+
+  /** Registers a host (or its new incarnation); resolves with its new epoch. */
+  registerHost(reg: HostRegistration): Promise<number> {
+    return this.exclusive(async () => {
+      const { epoch, isNew } = await this.transaction(async (trx) => {
+        const result = await registerHost(trx, reg);
+        await recordChanges(
+          trx,
+          [{ kind: 'host.registered', subject: reg.name, host: reg.name, message: `${result.isNew ? 'new host' : 'host re-registered'}, epoch ${result.epoch}` }],
+          [reg.name],
+        );
+        return result;
+      });
+      await this.refreshHosts([reg.name]);
+      this.log.info({ host: reg.name, epoch, isNew }, 'host registered');
+      return epoch;
+    });
+  }
+
+  /** Changes a host's scheduling state (cordon, uncordon). */
+  setHostState(name: string, state: HostState, event: string): Promise<void> {
+    return this.exclusive(async () => {
+      await this.transaction(async (trx) => {
+        if (!(await setHostState(trx, name, state))) throw new NotFoundError('name', `host ${name} does not exist`);
+        await recordChanges(trx, [{ kind: event, subject: name, host: name, message: `state ${state}` }], []);
+      });
+      await this.refreshHosts([name]);
+      this.log.info({ host: name, state }, event);
+    });
+  }
+
+  private async refreshHosts(names: string[]): Promise<void> {
+    const hosts = (await Promise.all(names.map((name) => listHosts(this.db, { name })))).flat();
+    this.state.snapshot = updateHosts(this.state.snapshot, hosts.map(toCoreHost));
+  }
+
+  /** Stops taking work; queued requests fail as unavailable (the client retries on the new leader). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle;
+    for (const job of this.queue.splice(0)) failUnavailable(job);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.enqueue({ run: () => fn().then(resolve, reject), fail: reject });
+    });
+  }
+
+  private enqueue(job: PlaceJob | OtherJob): void {
+    if (this.stopped) return failUnavailable(job);
+    this.queue.push(job);
+    if (!this.running) {
+      this.running = true;
+      this.idle = this.loop().finally(() => (this.running = false));
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (this.queue.length > 0 && !this.stopped) {
+      const first = this.queue[0]!;
+      if (!('specs' in first)) {
+        this.queue.shift();
+        await first.run();
+        continue;
+      }
+      const group: PlaceJob[] = [];
+      let size = 0;
+      while (this.queue.length > 0) {
+        const next = this.queue[0]!;
+        if (!('specs' in next) || (group.length > 0 && size + next.specs.length > MAX_GROUP)) break;
+        group.push(next);
+        size += next.specs.length;
+        this.queue.shift();
+      }
+      await this.placeGroup(group);
+    }
+  }
+
+  private async placeGroup(group: PlaceJob[]): Promise<void> {
+    try {
+      await this.commitPlacements(group);
+    } catch (err) {
+      if (group.length === 1) {
+        group[0]!.reject(translate(err));
+        return;
+      }
+      this.log.debug({ err, requests: group.length }, 'group commit failed; retrying requests one by one');
+      for (const job of group) {
+        try {
+          await this.commitPlacements([job]);
+        } catch (jobErr) {
+          job.reject(translate(jobErr));
+        }
+      }
+    }
+  }
+
+  /** Plans and commits a group; resolves or rejects each job whose outcome is decided. */
+  private async commitPlacements(group: PlaceJob[]): Promise<void> {
+    const specs = group.flatMap((job) => job.specs);
+    const [existing, networks] = await Promise.all([
+      findContainers(this.db, specs),
+      findNetworks(
+        this.db,
+        specs.map((s) => ({ tenant: s.tenant, name: s.network })),
+      ),
+    ]);
+    const existingByKey = new Map(existing.map((c) => [`${c.tenant}/${c.name}`, c]));
+
+    // Decide each job against the fleet as the jobs before it leave it.
+    let snapshot: PlacementSnapshot = this.state.snapshot;
+    const now = Date.now();
+    const accepted: { job: PlaceJob; plan: readonly Placement[] }[] = [];
+    const taken = new Set<string>();
+    for (const job of group) {
+      const outcome = this.decide(job, snapshot, now, existingByKey, networks, taken);
+      if (outcome.kind === 'done') continue;
+      accepted.push({ job, plan: outcome.plan });
+      snapshot = applyPlan(snapshot, outcome.plan);
+      for (const s of job.specs) taken.add(`${s.tenant}/${s.name}`);
+    }
+    if (accepted.length === 0) return;
+
+    const rows = await this.transaction(async (trx) => {
+      const allocator = new Allocator(trx);
+      const rows: NewContainer[] = [];
+      const byNetwork = new Map<string, { network: Network; placements: Placement[]; specs: ContainerSpecInput[] }>();
+      for (const { job, plan } of accepted) {
+        plan.forEach((placement, i) => {
+          const spec = job.specs[i]!;
+          const key = `${spec.tenant}/${spec.network}`;
+          const entry = byNetwork.get(key) ?? { network: networks.get(key)!, placements: [], specs: [] };
+          entry.placements.push(placement);
+          entry.specs.push(spec);
+          byNetwork.set(key, entry);
+        });
+      }
+      for (const { network, placements, specs: netSpecs } of byNetwork.values()) {
+        const allocations = await allocator.allocateAddresses(network.tenant, network.name, placements.length, { owner: 'container' });
+        const base = parseCidr(network.cidr).network;
+        placements.forEach((placement, i) => {
+          const spec = netSpecs[i]!;
+          const address = allocations[i]!.address;
+          const id = randomUUID();
+          rows.push({
+            id,
+            tenant: spec.tenant,
+            name: spec.name,
+            networkId: network.id,
+            address,
+            addressHost: parseAddress(address) - base,
+            host: placement.hostId,
+            template: spec.template,
+            cpuMillis: spec.cpuMillis,
+            memoryBytes: spec.memoryBytes,
+            constraints: spec.constraintTexts,
+            antiAffinityGroup: spec.antiAffinityGroup ?? null,
+            spreadLabel: spec.spreadLabel ?? null,
+            command: spec.command,
+            runtimeName: runtimeNameOf(id),
+          });
+        });
+      }
+      await insertContainers(trx, rows);
+      const hosts = [...new Set(rows.map((r) => r.host))];
+      await bumpGenerations(trx, hosts);
+      await recordChanges(
+        trx,
+        rows.map((r) => ({ kind: 'container.placed', tenant: r.tenant, subject: `${r.tenant}/${r.name}`, host: r.host, message: `on ${r.host} at ${r.address}` })),
+        hosts,
+      );
+      return rows;
+    });
+
+    this.state.snapshot = snapshot;
+    this.onCommit();
+    const placed = await findContainers(this.db, rows);
+    const byKey = new Map(placed.map((c) => [`${c.tenant}/${c.name}`, c]));
+    for (const { job } of accepted) job.resolve(job.specs.map((s) => byKey.get(`${s.tenant}/${s.name}`)!));
+  }
+
+  private decide(
+    job: PlaceJob,
+    snapshot: PlacementSnapshot,
+    now: number,
+    existing: Map<string, ContainerRecord>,
+    networks: Map<string, Network>,
+    taken: Set<string>,
+  ): { kind: 'done' } | { kind: 'plan'; plan: readonly Placement[] } {
+    const fail = (err: unknown) => {
+      job.reject(err);
+      return { kind: 'done' as const };
+    };
+    const found = job.specs.map((s) => existing.get(`${s.tenant}/${s.name}`));
+    if (found.every((c) => c !== undefined)) {
+      // A retry of a request that was committed: answer it again, unless the spec changed.
+      const changed = job.specs.findIndex((s, i) => !sameSpec(found[i]!, s));
+      if (changed >= 0) return fail(new AlreadyExistsError(fieldOf(job, changed, 'name'), `container ${job.specs[changed]!.tenant}/${job.specs[changed]!.name} exists with another spec`));
+      job.resolve(found as ContainerRecord[]);
+      return { kind: 'done' };
+    }
+    const seen = new Set<string>();
+    for (const [i, spec] of job.specs.entries()) {
+      const key = `${spec.tenant}/${spec.name}`;
+      if (found[i] || taken.has(key) || seen.has(key)) return fail(new AlreadyExistsError(fieldOf(job, i, 'name'), `container ${key} already exists`));
+      seen.add(key);
+      if (!networks.has(`${spec.tenant}/${spec.network}`)) return fail(new NotFoundError(fieldOf(job, i, 'network'), `network ${spec.tenant}/${spec.network} does not exist`));
+    }
+    const requests = job.specs.map((s) => toPlacementRequest(s, networks.get(`${s.tenant}/${s.network}`)!.physicalNetwork));
+    const result = place(snapshot, requests, now, { scoring: job.policy });
+    if (!result.ok) {
+      const { rejected, message, requestIndex } = result.reason;
+      const details = Object.entries(rejected).map(([filter, count]) => `${filter}: ${count} hosts`);
+      return fail(new ExhaustedError('hosts', `${fieldOf(job, requestIndex, 'name')}: ${message}`, details));
+    }
+    return { kind: 'plan', plan: result.plan };
+  }
+
+  private transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      await checkLease(trx, SCHEDULER_LEASE, this.lease);
+      return fn(trx);
+    });
+  }
+}
+
+function failUnavailable(job: PlaceJob | OtherJob): void {
+  const err = new UnavailableError('scheduler leader stepped down; retry');
+  if ('specs' in job) job.reject(err);
+  else job.fail(err);
+}
+
+function fieldOf(job: PlaceJob, index: number, field: string): string {
+  return job.specs.length === 1 ? `container.${field}` : `containers[${index}].${field}`;
+}
+
+/** The container's name on its host: short, unique (from its id), and a valid LXC/veth stem. */
+export function runtimeNameOf(id: string): string {
+  return `c-${id.replace(/-/g, '').slice(0, 12)}`;
+}
+
+/** Turns database constraint violations into the domain's errors. */
+function translate(err: unknown): unknown {
+  switch (constraintName(err)) {
+    case 'containers_tenant_name_key':
+      return new AlreadyExistsError('container.name', 'a container with that name already exists');
+    case 'containers_group_host_key':
+      return new FailedPreconditionError('anti-affinity group already has a member on that host');
+    default:
+      return err;
+  }
+}

@@ -1,0 +1,191 @@
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
+import { workerV1 } from '@fjord/proto';
+import {
+  recordAppliedGenerations,
+  recordChanges,
+  recordObserved,
+  touchHeartbeats,
+  type Database,
+  type ObservedUpdate,
+} from '@fjord/store';
+import type { Applier } from './applier.js';
+import { buildDesiredStates } from './desired-state.js';
+import type { FleetState } from './fleet-state.js';
+
+const observedStates = new Set(['RUNNING', 'STOPPED', 'FAILED']);
+
+/** Decodes a message of a per-host subject, checking the body names the subject's host. */
+function hostMessage<T extends { host: string }>(
+  subjects: Subjects,
+  msg: Msg,
+  codec: { decode(input: Uint8Array): T },
+  type: string,
+  log: Logger,
+): T | undefined {
+  try {
+    const body = decode(codec, type, msg.subject, msg.data);
+    if (body.host !== subjects.hostOf(msg.subject)) {
+      log.warn({ subject: msg.subject, host: body.host }, `dropped ${type}: host does not match its subject`);
+      return undefined;
+    }
+    return body;
+  } catch (err) {
+    log.warn({ err, subject: msg.subject }, `dropped a malformed ${type}`);
+    return undefined;
+  }
+}
+
+/**
+ * Answers sync requests on every replica (a queue group shares them): the host's whole desired
+ * state, read from Postgres.
+ */
+export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Subjects, log: Logger): Subscription {
+  return nc.subscribe(subjects.anyHost(HostVerb.Sync), {
+    queue: `${subjects.prefix}-scheduler-sync`,
+    callback: (err, msg) => {
+      if (err) return;
+      const request = hostMessage(subjects, msg, workerV1.SyncRequest, 'SyncRequest', log);
+      if (!request) return;
+      buildDesiredStates(db, [request.host]).then(
+        (states) => {
+          const state = states.get(request.host) ?? { host: request.host, epoch: 0n, generation: 0n, containers: [] };
+          msg.respond(encode(workerV1.DesiredState, state));
+        },
+        (error: unknown) => log.warn({ err: error, host: request.host }, 'sync request failed'),
+      );
+    },
+  });
+}
+
+/**
+ * The leader's side of the worker protocol: registrations (through the applier), heartbeats and
+ * status reports (batched into Postgres every `flushMs`). Messages carrying an epoch other than
+ * the host's current one come from a fenced incarnation and are ignored.
+ */
+export class HostProtocol {
+  private readonly subscriptions: Subscription[] = [];
+  private heartbeats = new Set<string>();
+  private applied = new Map<string, number>();
+  private observed = new Map<string, ObservedUpdate>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly db: Kysely<Database>,
+    private readonly subjects: Subjects,
+    private readonly applier: Applier,
+    private readonly state: FleetState,
+    private readonly options: { heartbeatIntervalMs: number; flushMs: number },
+    private readonly log: Logger,
+  ) {}
+
+  /** Subscribes to every host's register, heartbeat and status subjects. */
+  start(): void {
+    const s = this.subjects;
+    this.subscriptions.push(
+      this.nc.subscribe(s.anyHost(HostVerb.Register), { callback: (err, msg) => void (err || this.onRegister(msg)) }),
+      this.nc.subscribe(s.anyHost(HostVerb.Heartbeat), { callback: (err, msg) => void (err || this.onHeartbeat(msg)) }),
+      this.nc.subscribe(s.anyHost(HostVerb.Status), { callback: (err, msg) => void (err || this.onStatus(msg)) }),
+    );
+    this.timer = setInterval(() => {
+      this.flushing = this.flushing.then(() => this.flush());
+    }, this.options.flushMs);
+  }
+
+  private onRegister(msg: Msg): void {
+    const req = hostMessage(this.subjects, msg, workerV1.RegisterHostRequest, 'RegisterHostRequest', this.log);
+    if (!req) return;
+    const reply = (r: workerV1.RegisterHostReply) => msg.respond(encode(workerV1.RegisterHostReply, r));
+    const invalid =
+      req.cpuMillis <= 0 ? 'cpu_millis must be positive' : req.memoryBytes <= 0n ? 'memory_bytes must be positive' : req.slots <= 0 ? 'slots must be positive' : '';
+    if (invalid) {
+      reply({ error: invalid, epoch: 0n, heartbeatIntervalMs: 0 });
+      return;
+    }
+    this.applier
+      .registerHost({
+        name: req.host,
+        labels: req.labels,
+        physicalNetworks: req.physicalNetworks,
+        capacity: { cpuMillis: req.cpuMillis, memoryBytes: Number(req.memoryBytes), slots: req.slots },
+      })
+      .then(
+        (epoch) => reply({ error: '', epoch: BigInt(epoch), heartbeatIntervalMs: this.options.heartbeatIntervalMs }),
+        (err: unknown) => {
+          this.log.warn({ err, host: req.host }, 'registration failed');
+          reply({ error: `registration failed: ${err instanceof Error ? err.message : String(err)}`, epoch: 0n, heartbeatIntervalMs: 0 });
+        },
+      );
+  }
+
+  private current(host: string, epoch: bigint): boolean {
+    return this.state.host(host)?.epoch === Number(epoch);
+  }
+
+  private onHeartbeat(msg: Msg): void {
+    const hb = hostMessage(this.subjects, msg, workerV1.Heartbeat, 'Heartbeat', this.log);
+    if (!hb || !this.current(hb.host, hb.epoch)) return;
+    this.heartbeats.add(hb.host);
+    this.applied.set(hb.host, Math.max(this.applied.get(hb.host) ?? 0, Number(hb.appliedGeneration)));
+  }
+
+  private onStatus(msg: Msg): void {
+    const report = hostMessage(this.subjects, msg, workerV1.StatusReport, 'StatusReport', this.log);
+    if (!report || !this.current(report.host, report.epoch)) return;
+    this.heartbeats.add(report.host);
+    this.applied.set(report.host, Math.max(this.applied.get(report.host) ?? 0, Number(report.appliedGeneration)));
+    for (const c of report.containers) {
+      if (!observedStates.has(c.state)) continue;
+      this.observed.set(c.runtimeName, {
+        host: report.host,
+        runtimeName: c.runtimeName,
+        state: c.state as ObservedUpdate['state'],
+        observed: c.message,
+      });
+    }
+  }
+
+  /** Writes what arrived since the last flush. */
+  private async flush(): Promise<void> {
+    const heartbeats = [...this.heartbeats];
+    const applied = this.applied;
+    const observed = [...this.observed.values()];
+    this.heartbeats = new Set();
+    this.applied = new Map();
+    this.observed = new Map();
+    try {
+      await touchHeartbeats(this.db, heartbeats);
+      await recordAppliedGenerations(this.db, applied);
+      const changed = await recordObserved(this.db, observed);
+      if (changed.length > 0) {
+        await this.db.transaction().execute((trx) =>
+          recordChanges(
+            trx,
+            changed.map((c) => ({
+              kind: `container.${c.state.toLowerCase()}`,
+              tenant: c.tenant,
+              subject: `${c.tenant}/${c.name}`,
+              host: c.host,
+              message: `${c.state.toLowerCase()} on ${c.host}`,
+            })),
+            [],
+          ),
+        );
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'recording host reports failed; they will be sent again');
+    }
+  }
+
+  /** Unsubscribes and writes what is pending. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
+    await this.flushing;
+    await this.flush();
+  }
+}

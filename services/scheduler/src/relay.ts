@@ -1,0 +1,121 @@
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { encode, HostVerb, type Subjects } from '@fjord/bus';
+import { placementV1, workerV1 } from '@fjord/proto';
+import { deleteOutbox, eventsBySequence, readOutbox, type Database, type EventRecord } from '@fjord/store';
+import { buildDesiredStates } from './desired-state.js';
+
+/** Converts a stored event to its wire form. */
+export function toProtoEvent(e: EventRecord): placementV1.Event {
+  return {
+    sequence: BigInt(e.sequence),
+    kind: e.kind,
+    tenant: e.tenant ?? '',
+    subject: e.subject,
+    host: e.host ?? '',
+    message: e.message,
+    at: e.at.toISOString(),
+  };
+}
+
+/**
+ * Publishes the outbox to NATS JetStream, oldest first, and deletes what was published. Each
+ * message carries a message id (`desired:<host>:<generation>`, `event:<sequence>`), so a relay
+ * that crashed after publishing and before deleting publishes again without duplicating anything:
+ * JetStream drops the repeat. Runs on the leader only, one batch at a time.
+ */
+export class OutboxRelay {
+  private readonly js: JetStreamClient;
+  private running = false;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    nc: NatsConnection,
+    private readonly subjects: Subjects,
+    private readonly log: Logger,
+    private readonly pollMs = 250,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Starts relaying; `kick()` after each commit makes it prompt, the poll catches the rest. */
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  /** Asks for a relay pass soon (coalesces with one in progress). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    clearTimeout(this.timer);
+    this.idle = this.drain().finally(() => {
+      this.running = false;
+      if (this.stopped) return;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      } else {
+        this.timer = setTimeout(() => this.kick(), this.pollMs);
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (;;) {
+        const published = await this.relayBatch(1000);
+        if (published === 0 || this.stopped) return;
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'outbox relay pass failed; will retry');
+    }
+  }
+
+  /** Publishes up to `limit` outbox rows; returns how many rows were handled. */
+  async relayBatch(limit: number): Promise<number> {
+    const rows = await readOutbox(this.db, limit);
+    if (rows.length === 0) return 0;
+    const hosts = [...new Set(rows.filter((r) => r.kind === 'desired' && r.host).map((r) => r.host!))];
+    const sequences = rows.filter((r) => r.kind === 'event' && r.event_sequence).map((r) => r.event_sequence!);
+    const [states, events] = await Promise.all([buildDesiredStates(this.db, hosts), eventsBySequence(this.db, sequences)]);
+    const publishes: Promise<unknown>[] = [];
+    for (const state of states.values()) {
+      publishes.push(
+        this.js.publish(this.subjects.host(state.host, HostVerb.Desired), encode(workerV1.DesiredState, state), {
+          msgID: `desired:${state.host}:${state.generation}`,
+        }),
+      );
+    }
+    for (const event of events) {
+      publishes.push(
+        this.js.publish(this.subjects.events(event.tenant ?? undefined), encode(placementV1.Event, toProtoEvent(event)), {
+          msgID: `event:${event.sequence}`,
+        }),
+      );
+    }
+    await Promise.all(publishes);
+    await deleteOutbox(
+      this.db,
+      rows.map((r) => r.id),
+    );
+    return rows.length;
+  }
+
+  /** Stops after the pass in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.idle;
+  }
+}

@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationResult, Migrator } from 'kysely';
 import { migration0001Networks } from './migrations/0001-networks.js';
+import { migration0002Placement } from './migrations/0002-placement.js';
 
 /**
  * Every migration, by name; kysely applies them in name order. Append new ones here
@@ -7,6 +8,7 @@ import { migration0001Networks } from './migrations/0001-networks.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001-networks': migration0001Networks,
+  '0002-placement': migration0002Placement,
 };
 
 /** Applies every pending migration; throws the first failure with the migration's name. */

@@ -1,0 +1,31 @@
+import { Kysely } from 'kysely';
+import { PostgresJSDialect } from 'kysely-postgres-js';
+import postgres from 'postgres';
+import type { Database } from './schema.js';
+
+/** Options for {@link createDb}. */
+export interface CreateDbOptions {
+  /** Maximum connections in the pool (default 10). */
+  max?: number;
+  /** `application_name` reported to Postgres (default `fjord`). */
+  applicationName?: string;
+}
+
+/** An open database: the typed query builder and a way to close its pool. */
+export interface Db {
+  /** The kysely instance over a postgres.js pool. */
+  db: Kysely<Database>;
+  /** Closes every pooled connection; the instance is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Opens a pooled connection to `url` (a `postgres://` URL). Connections are made lazily. */
+export function createDb(url: string, options: CreateDbOptions = {}): Db {
+  const client = postgres(url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'fjord' },
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
+  return { db, close: () => db.destroy() };
+}

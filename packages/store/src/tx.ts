@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+const RETRYABLE = new Set(['40001', '40P01']); // serialization failure, deadlock detected
+
+/** SQLSTATE of a postgres.js error, if it is one. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Constraint name of a postgres.js constraint violation, if any. */
+export function constraintName(err: unknown): string | undefined {
+  const name = (err as { constraint_name?: unknown } | null)?.constraint_name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/**
+ * Runs `fn` in a transaction: the caller's, when `db` already is one (no nested BEGIN), otherwise a
+ * new one that is retried a few times on deadlock or serialization failure.
+ */
+export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return fn(db);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(fn);
+    } catch (err) {
+      if (attempt >= 5 || !RETRYABLE.has(sqlState(err) ?? '')) throw err;
+    }
+  }
+}

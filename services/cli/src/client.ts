@@ -1,5 +1,5 @@
 import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { networkV1 } from '@fjord/proto';
+import { fleetV1, networkV1, placementV1 } from '@fjord/proto';
 
 type UnaryMethod<Req, Res> = (
   request: Req,
@@ -24,13 +24,20 @@ export class CallError extends Error {
 export interface Clients {
   server: string;
   network: networkV1.NetworkServiceClient;
+  placement: placementV1.PlacementServiceClient;
+  fleet: fleetV1.FleetServiceClient;
   close(): void;
 }
 
 /** Opens clients to the scheduler at `server` (host:port). */
 export function connect(server: string): Clients {
-  const network = new networkV1.NetworkServiceClient(server, credentials.createInsecure());
-  return { server, network, close: () => network.close() };
+  const creds = credentials.createInsecure();
+  const network = new networkV1.NetworkServiceClient(server, creds);
+  // The other clients share the first one's channel.
+  const channel = { channelOverride: network.getChannel() };
+  const placement = new placementV1.PlacementServiceClient(server, creds, channel);
+  const fleet = new fleetV1.FleetServiceClient(server, creds, channel);
+  return { server, network, placement, fleet, close: () => network.close() };
 }
 
 /** Calls one unary method with a deadline, resolving to the response or rejecting with a CallError. */

@@ -2,9 +2,12 @@
 import { Command, CommanderError } from 'commander';
 import { status } from '@grpc/grpc-js';
 import { CallError } from './client.js';
+import { registerContainerCommands } from './commands/containers.js';
+import { registerHostCommands } from './commands/hosts.js';
 import { registerIpCommands } from './commands/ips.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerNetworkCommands } from './commands/networks.js';
+import { registerWatchCommand } from './commands/watch.js';
 
 const program = new Command('fjordctl')
   .description('operate a Fjord control plane')
@@ -13,8 +16,11 @@ const program = new Command('fjordctl')
   .showHelpAfterError()
   .exitOverride();
 
+registerContainerCommands(program);
+registerHostCommands(program);
 registerNetworkCommands(program);
 registerIpCommands(program);
+registerWatchCommand(program);
 registerMigrateCommand(program);
 
 /** Turns any failure into one line on stderr and a non-zero exit. */

@@ -1,0 +1,41 @@
+/**
+ * Registers hosts over the real worker protocol without running workers, for tests of the
+ * scheduler alone (placement does not need a worker to answer).
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
+import { workerV1 } from '@fjord/proto';
+
+/** Registers `host` and returns its epoch, retrying while no leader answers (up to `timeoutMs`). */
+export async function registerFakeHost(
+  nc: NatsConnection,
+  subjects: Subjects,
+  host: string,
+  labels: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const reply = await nc.request(
+        subjects.host(host, HostVerb.Register),
+        encode(workerV1.RegisterHostRequest, {
+          host,
+          labels,
+          cpuMillis: 64_000,
+          memoryBytes: 256n * 2n ** 30n,
+          slots: 10_000,
+          physicalNetworks: ['physnet1'],
+          agentVersion: 'test',
+        }),
+        { timeout: 2000 },
+      );
+      const body = decode(workerV1.RegisterHostReply, 'RegisterHostReply', reply.subject, reply.data);
+      if (body.error) throw new Error(body.error);
+      return Number(body.epoch);
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`register ${host}: ${err instanceof Error ? err.message : String(err)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}

@@ -33,7 +33,7 @@ export interface HostRegistration {
 export async function registerHost(trx: Kysely<Database>, reg: HostRegistration): Promise<{ epoch: number; generation: number; isNew: boolean }> {
   const row = await sql<{ epoch: string; desired_generation: string; inserted: boolean }>`
     INSERT INTO hosts (name, labels, physical_networks, cpu_millis, memory_bytes, slots, state, epoch, desired_generation, last_heartbeat_at)
-    VALUES (${reg.name}, ${JSON.stringify(reg.labels)}::jsonb, ${sql.val(reg.physicalNetworks)}::text[], ${reg.capacity.cpuMillis},
+    VALUES (${reg.name}, ${JSON.stringify(reg.labels)}::text::jsonb, ${sql.val(reg.physicalNetworks)}::text[], ${reg.capacity.cpuMillis},
             ${reg.capacity.memoryBytes}, ${reg.capacity.slots}, 'READY', 1, 1, now())
     ON CONFLICT (name) DO UPDATE SET
       labels = EXCLUDED.labels,

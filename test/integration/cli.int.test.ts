@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
+import { Scheduler } from '@fjord/scheduler';
+import { syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
+import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
+import { registerFakeHost } from '../support/fake-hosts.js';
+
+const run = promisify(execFile);
+const root = new URL('../..', import.meta.url).pathname;
+const nats = natsTestEnv();
+let env: TestDatabase;
+let scheduler: Scheduler;
+let nc: NatsConnection;
+
+/** Runs fjordctl against the test scheduler; resolves with stdout, stderr and the exit code. */
+async function fjordctl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', '--server', `127.0.0.1:${scheduler.port}`, ...args], { cwd: root });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+beforeAll(async () => {
+  env = await createTestDatabase();
+  await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-199', reservedVlans: [] }]);
+  await syncSubnetPools(env.db, [{ name: 'default', cidr: '10.96.0.0/16', prefixLength: 24 }]);
+  scheduler = await Scheduler.start({
+    db: env.db,
+    log: pino({ level: 'silent' }),
+    grpcListen: '127.0.0.1:0',
+    natsUrl: nats.url,
+    subjectPrefix: nats.prefix,
+    leaseTtlMs: 3000,
+    leaseRenewMs: 500,
+    heartbeatIntervalMs: 1000,
+  });
+  nc = await connect({ servers: nats.url });
+  await registerFakeHost(nc, buildSubjects(nats.prefix), 'hv1', { zone: 'a' });
+});
+
+afterAll(async () => {
+  await scheduler?.stop();
+  if (nc) {
+    await deleteStreams(nc, buildSubjects(nats.prefix));
+    await nc.close();
+  }
+  await env?.drop();
+});
+
+describe('fjordctl', () => {
+  it('creates, shows and lists a network as a table and as JSON', async () => {
+    const created = await fjordctl('networks', 'create', '--tenant', 'acme', '--name', 'web', '--cidr', '10.1.0.0/24');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/vlan:\s+1\d\d/);
+    const listed = await fjordctl('--json', 'networks', 'list', '--tenant', 'acme');
+    const networks = JSON.parse(listed.stdout) as { name: string; cidr: string }[];
+    expect(networks.map((n) => [n.name, n.cidr])).toEqual([['web', '10.1.0.0/24']]);
+  });
+
+  it('allocates, lists and releases addresses', async () => {
+    const allocated = await fjordctl('ips', 'allocate', '--tenant', 'acme', '--network', 'web', '--count', '3');
+    expect(allocated.stdout.trim().split('\n')).toEqual(['10.1.0.2', '10.1.0.3', '10.1.0.4']);
+    expect((await fjordctl('ips', 'release', '--tenant', 'acme', '--network', 'web', '10.1.0.3')).code).toBe(0);
+    const listed = await fjordctl('ips', 'list', '--tenant', 'acme', '--network', 'web');
+    expect(listed.stdout).toContain('10.1.0.4');
+    expect(listed.stdout).not.toContain('10.1.0.3');
+  });
+
+  it('places containers and lists them with their host, VLAN and address', async () => {
+    const placed = await fjordctl('place', '--tenant', 'acme', '--network', 'web', '--name', 'api', '--cpu', '500m', '--memory', '256Mi', '--count', '2');
+    expect(placed.code).toBe(0);
+    expect(placed.stdout).toMatch(/api-1\s+hv1/);
+    const listed = await fjordctl('--json', 'containers', 'list', '--tenant', 'acme');
+    expect((JSON.parse(listed.stdout) as unknown[]).length).toBe(2);
+    const hosts = await fjordctl('hosts', 'list');
+    expect(hosts.stdout).toMatch(/hv1\s+READY\s+zone=a/);
+  });
+
+  it('prints the server\'s reason and exits non-zero when a request is refused', async () => {
+    const bad = await fjordctl('networks', 'create', '--tenant', 'acme', '--name', 'bad', '--cidr', '10.0.0.0/33');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/INVALID_ARGUMENT: cidr/);
+    const impossible = await fjordctl('place', '--tenant', 'acme', '--network', 'web', '--name', 'big', '--cpu', '1000', '--memory', '1Mi');
+    expect(impossible.stderr).toMatch(/RESOURCE_EXHAUSTED/);
+    expect(impossible.stderr).toMatch(/cpu/);
+    const badOption = await fjordctl('place', '--tenant', 'acme', '--network', 'web', '--name', 'x', '--memory', 'lots');
+    expect(badOption.code).not.toBe(0);
+    expect(badOption.stderr).toMatch(/memory/);
+  });
+
+  it('says the scheduler is unreachable instead of hanging', async () => {
+    const { stderr, code } = await run(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', '--server', '127.0.0.1:1', 'networks', 'list'], { cwd: root }).then(
+      (r) => ({ ...r, code: 0 }),
+      (e: { stderr: string; code: number }) => e,
+    );
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/cannot reach the scheduler at 127.0.0.1:1/);
+  });
+});

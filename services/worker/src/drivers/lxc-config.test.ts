@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { renderBusyboxRcs, renderLxcConfig, shellQuote } from './lxc-config.js';
+
+const network = { bridge: 'br-hv1', vlan: 101, vethPair: 'v-a1', ip: '10.20.0.11', prefix: 24, gateway: '10.20.0.1' };
+
+describe('renderLxcConfig()', () => {
+  it('renders a container whose port the switch driver owns', () => {
+    expect(renderLxcConfig({ name: 'a1', rootfs: '/var/lib/fjord/lxc/a1/rootfs', network, attach: 'switch-driver' })).toBe(
+      [
+        '# Written by Fjord from the container spec; edits are overwritten.',
+        'lxc.uts.name = a1',
+        'lxc.rootfs.path = dir:/var/lib/fjord/lxc/a1/rootfs',
+        'lxc.signal.halt = SIGUSR1',
+        'lxc.signal.reboot = SIGTERM',
+        'lxc.autodev = 1',
+        'lxc.tty.max = 1',
+        'lxc.pty.max = 1',
+        'lxc.cap.drop = sys_module mac_admin mac_override sys_time',
+        'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro',
+        'lxc.mount.entry = shm dev/shm tmpfs defaults,create=dir 0 0',
+        'lxc.mount.entry = /lib lib none ro,bind,optional 0 0',
+        'lxc.mount.entry = /usr/lib usr/lib none ro,bind,optional 0 0',
+        'lxc.mount.entry = /lib64 lib64 none ro,bind,optional 0 0',
+        'lxc.net.0.type = veth',
+        'lxc.net.0.name = eth0',
+        'lxc.net.0.flags = up',
+        'lxc.net.0.veth.pair = v-a1',
+        'lxc.net.0.ipv4.address = 10.20.0.11/24',
+        'lxc.net.0.ipv4.gateway = 10.20.0.1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('lets LXC plug the port into the OVS bridge with its tag when asked', () => {
+    const text = renderLxcConfig({
+      name: 'b1',
+      rootfs: '/r/b1/rootfs',
+      network: { bridge: 'br-hv2', vlan: 102, vethPair: 'v-b1', ip: '10.20.0.21', prefix: 24, hwaddr: '02:00:00:00:00:21' },
+      attach: 'lxc',
+    });
+    expect(text.split('\n').slice(15)).toEqual([
+      'lxc.net.0.name = eth0',
+      'lxc.net.0.flags = up',
+      'lxc.net.0.veth.pair = v-b1',
+      'lxc.net.0.link = br-hv2',
+      'lxc.net.0.veth.vlan.id = 102',
+      'lxc.net.0.hwaddr = 02:00:00:00:00:21',
+      'lxc.net.0.ipv4.address = 10.20.0.21/24',
+      '',
+    ]);
+  });
+});
+
+describe('renderBusyboxRcs()', () => {
+  const template = '#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n/bin/udhcpc\n';
+
+  it('drops udhcpc so the static address survives boot', () => {
+    expect(renderBusyboxRcs(template)).toBe('#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n');
+  });
+
+  it('appends the command, quoted, in the background, and replaces it on the next render', () => {
+    const once = renderBusyboxRcs(template, ['/bin/sh', '-c', "echo it's a1 > /www/index.html"]);
+    expect(once).toBe(
+      "#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n# fjord: begin command\n/bin/sh -c 'echo it'\\''s a1 > /www/index.html' &\n# fjord: end command\n",
+    );
+    expect(renderBusyboxRcs(once, ['httpd', '-p', '80'])).toBe(
+      '#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n# fjord: begin command\nhttpd -p 80 &\n# fjord: end command\n',
+    );
+    expect(renderBusyboxRcs(once)).toBe('#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n');
+  });
+});
+
+describe('shellQuote()', () => {
+  it('leaves plain words alone and single-quotes the rest', () => {
+    expect(shellQuote('/bin/httpd')).toBe('/bin/httpd');
+    expect(shellQuote('')).toBe("''");
+    expect(shellQuote('a b')).toBe("'a b'");
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * Pure renderers for LXC: a container's config file and the busybox boot script (STYLE.md item 9).
+ * Tested against whole expected text in lxc-config.test.ts.
+ */
+import type { ContainerNetwork } from './types.js';
+
+/** Who plugs the container's veth into the OVS bridge. */
+export const PortAttach = {
+  /** The switch driver owns the port (added before start, tagged, marked); LXC only makes the veth. */
+  SwitchDriver: 'switch-driver',
+  /** LXC adds and removes the port itself (`lxc.net.0.link` + `veth.vlan.id`); needs `OVS_RUNDIR`. */
+  Lxc: 'lxc',
+} as const;
+/** Who plugs the container's veth into the OVS bridge. */
+export type PortAttach = (typeof PortAttach)[keyof typeof PortAttach];
+
+/** Everything the LXC config of one container depends on. */
+export interface LxcConfigInput {
+  name: string;
+  /** Absolute path of the container's root filesystem directory. */
+  rootfs: string;
+  network: ContainerNetwork;
+  attach: PortAttach;
+}
+
+/** Renders the complete LXC config of one container. */
+export function renderLxcConfig(c: LxcConfigInput): string {
+  const n = c.network;
+  const lines = [
+    '# Written by Fjord from the container spec; edits are overwritten.',
+    `lxc.uts.name = ${c.name}`,
+    `lxc.rootfs.path = dir:${c.rootfs}`,
+    'lxc.signal.halt = SIGUSR1',
+    'lxc.signal.reboot = SIGTERM',
+    'lxc.autodev = 1',
+    'lxc.tty.max = 1',
+    'lxc.pty.max = 1',
+    'lxc.cap.drop = sys_module mac_admin mac_override sys_time',
+    'lxc.mount.auto = cgroup:mixed proc:mixed sys:ro',
+    'lxc.mount.entry = shm dev/shm tmpfs defaults,create=dir 0 0',
+    'lxc.mount.entry = /lib lib none ro,bind,optional 0 0',
+    'lxc.mount.entry = /usr/lib usr/lib none ro,bind,optional 0 0',
+    'lxc.mount.entry = /lib64 lib64 none ro,bind,optional 0 0',
+    'lxc.net.0.type = veth',
+    'lxc.net.0.name = eth0',
+    'lxc.net.0.flags = up',
+    `lxc.net.0.veth.pair = ${n.vethPair}`,
+  ];
+  if (c.attach === PortAttach.Lxc) {
+    lines.push(`lxc.net.0.link = ${n.bridge}`, `lxc.net.0.veth.vlan.id = ${n.vlan}`);
+  }
+  if (n.hwaddr) lines.push(`lxc.net.0.hwaddr = ${n.hwaddr}`);
+  lines.push(`lxc.net.0.ipv4.address = ${n.ip}/${n.prefix}`);
+  if (n.gateway) lines.push(`lxc.net.0.ipv4.gateway = ${n.gateway}`);
+  return lines.join('\n') + '\n';
+}
+
+const BEGIN = '# fjord: begin command';
+const END = '# fjord: end command';
+
+/** Quotes one argument for a POSIX shell. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Rewrites the busybox template's `/etc/init.d/rcS`: drops `udhcpc` (it flushes the static address
+ * LXC configured) and any earlier Fjord block, then appends `command` to run in the background.
+ */
+export function renderBusyboxRcs(original: string, command?: readonly string[]): string {
+  const kept: string[] = [];
+  let inBlock = false;
+  for (const line of original.split('\n')) {
+    if (line === BEGIN) inBlock = true;
+    else if (line === END) inBlock = false;
+    else if (!inBlock && !/\budhcpc\b/.test(line)) kept.push(line);
+  }
+  while (kept.length > 0 && kept[kept.length - 1] === '') kept.pop();
+  if (command && command.length > 0) kept.push(BEGIN, `${command.map(shellQuote).join(' ')} &`, END);
+  return kept.join('\n') + '\n';
+}

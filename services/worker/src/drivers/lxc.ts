@@ -1,0 +1,201 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DriverInputError } from '../errors.js';
+import { run, type Exec, type ExecOptions } from '../exec.js';
+import { PortAttach, renderBusyboxRcs, renderLxcConfig } from './lxc-config.js';
+import { checkIfName, checkVlan } from './ovs-plan.js';
+import { ContainerState, type ContainerInfo, type ContainerRuntime, type ContainerSpec, type CreateOutcome } from './types.js';
+
+/** Where one host's containers live and how to reach its namespace. */
+export interface LxcRuntimeOptions {
+  /** The host's LXC path (`lxc-* -P`); only Fjord's containers live here. */
+  lxcPath: string;
+  /** The host's network namespace; every `lxc-*` command runs in it (LXC's command socket is per netns). */
+  netns?: string;
+  /** The host's OVS run directory, passed as `OVS_RUNDIR` to `lxc-start` when LXC attaches ports. */
+  ovsRundir?: string;
+  /** Who plugs the veth into the bridge (default: the switch driver; see lxc-config.ts). */
+  attach?: PortAttach;
+  /** Where prepared template root filesystems are kept (default `<lxcPath>/.fjord-templates`). */
+  templateCache?: string;
+  /** Seconds a graceful stop may take before LXC kills the container (default 5). */
+  stopTimeoutS?: number;
+  /** Command runner (default: {@link run}). */
+  exec?: Exec;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const RCS = 'etc/init.d/rcS';
+
+/** Maps an LXC state word to the domain's {@link ContainerState}. */
+export function toContainerState(lxcState: string): ContainerState {
+  if (lxcState === 'RUNNING') return ContainerState.Running;
+  if (lxcState === 'STOPPED') return ContainerState.Stopped;
+  return ContainerState.Transitioning;
+}
+
+/** Parses `lxc-info -s -p` output (`State: RUNNING`, `PID: 123`). */
+export function parseLxcInfo(stdout: string): { state: ContainerState; pid: number | null } {
+  const state = /^State:\s*(\S+)/m.exec(stdout)?.[1] ?? '';
+  const pid = /^PID:\s*(\d+)/m.exec(stdout)?.[1];
+  return { state: toContainerState(state), pid: pid ? Number(pid) : null };
+}
+
+/** Parses `lxc-ls -f -F NAME,STATE,PID` output. */
+export function parseLxcLs(stdout: string): ContainerInfo[] {
+  return stdout
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f): f is [string, string, ...string[]] => f.length >= 2 && f[0] !== '')
+    .map(([name, state, pid]) => ({ name, state: toContainerState(state), pid: pid && /^\d+$/.test(pid) ? Number(pid) : null }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Prepared template root filesystems, shared by runtimes in this process: cache dir + template → promise. */
+const templates = new Map<string, Promise<string>>();
+
+/**
+ * {@link ContainerRuntime} over the `lxc-*` tools. A template's root filesystem is built once with
+ * `lxc-create -t <template>` into the template cache and copied for each container (a busybox
+ * `lxc-create` takes over a second; a copy takes milliseconds). The config is rendered by
+ * {@link renderLxcConfig}; the busybox boot script by {@link renderBusyboxRcs}.
+ */
+export class LxcRuntime implements ContainerRuntime {
+  private readonly lxcPath: string;
+  private readonly netns: string | undefined;
+  private readonly env: Record<string, string> | undefined;
+  private readonly attach: PortAttach;
+  private readonly templateCache: string;
+  private readonly stopTimeoutS: number;
+  private readonly exec: Exec;
+
+  constructor(opts: LxcRuntimeOptions) {
+    this.lxcPath = opts.lxcPath;
+    this.netns = opts.netns;
+    this.attach = opts.attach ?? PortAttach.SwitchDriver;
+    this.env = opts.ovsRundir ? { OVS_RUNDIR: opts.ovsRundir } : undefined;
+    this.templateCache = opts.templateCache ?? join(opts.lxcPath, '.fjord-templates');
+    this.stopTimeoutS = opts.stopTimeoutS ?? 5;
+    this.exec = opts.exec ?? run;
+  }
+
+  private lxc(tool: string, name: string, args: readonly string[], what: string, extra: ExecOptions = {}) {
+    return this.exec(tool, ['-P', this.lxcPath, '-n', name, ...args], { netns: this.netns, env: this.env, what, ...extra });
+  }
+
+  private dir(name: string): string {
+    if (!NAME.test(name)) throw new DriverInputError('name', `bad container name ${JSON.stringify(name)}`);
+    return join(this.lxcPath, name);
+  }
+
+  /** Builds (once) and returns the root filesystem of `template` in the cache. */
+  private baseRootfs(template: string): Promise<string> {
+    if (!NAME.test(template)) throw new DriverInputError('template', `bad template name ${JSON.stringify(template)}`);
+    const key = join(this.templateCache, template);
+    let p = templates.get(key);
+    if (!p) {
+      p = this.buildTemplate(template).catch((e: unknown) => {
+        templates.delete(key);
+        throw e;
+      });
+      templates.set(key, p);
+    }
+    return p;
+  }
+
+  private async buildTemplate(template: string): Promise<string> {
+    const final = join(this.templateCache, template);
+    const rootfs = join(final, 'rootfs');
+    if (existsSync(join(final, '.ready'))) return rootfs;
+    await mkdir(this.templateCache, { recursive: true });
+    const tmpName = `${template}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const tmp = join(this.templateCache, tmpName);
+    await this.exec('lxc-create', ['-P', this.templateCache, '-n', tmpName, '-t', template], { what: `build template ${template}` });
+    await writeFile(join(tmp, '.ready'), '');
+    try {
+      await rename(tmp, final);
+    } catch (e) {
+      // Another process built it first; use theirs.
+      await rm(tmp, { recursive: true, force: true });
+      if (!existsSync(join(final, '.ready'))) throw e;
+    }
+    return rootfs;
+  }
+
+  async create(spec: ContainerSpec): Promise<CreateOutcome> {
+    const dir = this.dir(spec.name);
+    checkIfName(spec.network.vethPair, 'network.vethPair');
+    checkVlan(spec.network.vlan, 'network.vlan');
+    const rootfs = join(dir, 'rootfs');
+    const config = renderLxcConfig({ name: spec.name, rootfs, network: spec.network, attach: this.attach });
+    const configPath = join(dir, 'config');
+    const rcsPath = join(rootfs, RCS);
+    if (existsSync(configPath)) {
+      const [oldConfig, oldRcs] = await Promise.all([readFile(configPath, 'utf8'), readFile(rcsPath, 'utf8').catch(() => '')]);
+      const rcs = renderBusyboxRcs(oldRcs, spec.command);
+      if (oldConfig === config && oldRcs === rcs) return 'unchanged';
+      await writeFile(rcsPath, rcs, { mode: 0o755 });
+      await writeFile(configPath, config);
+      return 'updated';
+    }
+    const base = await this.baseRootfs(spec.template);
+    // A directory without a config is a create that died half-way: start over.
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    await this.exec('cp', ['-a', base, rootfs], { what: `copy ${spec.template} root filesystem for ${spec.name}` });
+    const rcs = renderBusyboxRcs(await readFile(rcsPath, 'utf8').catch(() => '#!/bin/sh\n'), spec.command);
+    await writeFile(rcsPath, rcs, { mode: 0o755 });
+    // The config appears last, atomically: its presence means the container exists.
+    await writeFile(`${configPath}.tmp`, config);
+    await rename(`${configPath}.tmp`, configPath);
+    return 'created';
+  }
+
+  /** State and init pid of one container, or null when it does not exist. */
+  async info(name: string): Promise<ContainerInfo | null> {
+    if (!existsSync(join(this.dir(name), 'config'))) return null;
+    const r = await this.lxc('lxc-info', name, ['-s', '-p'], `inspect container ${name}`);
+    return { name, ...parseLxcInfo(r.stdout) };
+  }
+
+  async start(name: string): Promise<void> {
+    let info = await this.info(name);
+    if (!info) throw new DriverInputError('name', `start container ${name}: no such container in ${this.lxcPath}`);
+    if (info.state !== ContainerState.Running) {
+      await this.lxc('lxc-start', name, ['-d'], `start container ${name}`);
+      info = await this.info(name);
+    }
+    if (!info?.pid) throw new DriverInputError('name', `start container ${name}: not running after lxc-start`);
+    // The userspace datapath does not fill in checksums the kernel left to the NIC: TCP needs this.
+    await this.exec('nsenter', ['-t', String(info.pid), '-n', 'ethtool', '-K', 'eth0', 'tx', 'off'], {
+      what: `turn off tx checksum offload in container ${name}`,
+    });
+  }
+
+  async stop(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    const info = await this.info(name);
+    if (!info || info.state === ContainerState.Stopped) return;
+    const how = opts.force ? ['-k'] : ['-t', String(this.stopTimeoutS)];
+    // lxc-stop exits 2 when the container is not running (it stopped meanwhile): that is done, too.
+    await this.lxc('lxc-stop', name, how, `stop container ${name}`, { okExitCodes: [2] });
+  }
+
+  async destroy(name: string): Promise<void> {
+    const dir = this.dir(name);
+    if (!existsSync(dir)) return;
+    if (existsSync(join(dir, 'config'))) {
+      await this.stop(name, { force: true });
+      await this.lxc('lxc-destroy', name, [], `destroy container ${name}`);
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async list(): Promise<ContainerInfo[]> {
+    if (!existsSync(this.lxcPath)) return [];
+    const r = await this.exec('lxc-ls', ['-P', this.lxcPath, '-f', '-F', 'NAME,STATE,PID'], { netns: this.netns, what: `list containers in ${this.lxcPath}` });
+    return parseLxcLs(r.stdout);
+  }
+}

@@ -1,0 +1,21 @@
+/** @fjord/worker: host drivers and the command runner the worker reconciles through. */
+export { CommandError, DriverInputError, type CommandErrorFields } from './errors.js';
+export { run, wrapNetns, type Exec, type ExecOptions, type ExecResult } from './exec.js';
+export {
+  ContainerState,
+  OWNER_KEY,
+  type ContainerInfo,
+  type ContainerNetwork,
+  type ContainerRuntime,
+  type ContainerSpec,
+  type CreateOutcome,
+  type PortChanges,
+  type PortInfo,
+  type PortSpec,
+  type SwitchDriver,
+} from './drivers/types.js';
+export { OvsSwitch, type OvsSwitchOptions } from './drivers/ovs.js';
+export { LxcRuntime, parseLxcInfo, parseLxcLs, toContainerState, type LxcRuntimeOptions } from './drivers/lxc.js';
+export { PortAttach, renderBusyboxRcs, renderLxcConfig, shellQuote, type LxcConfigInput } from './drivers/lxc-config.js';
+export { checkIfName, checkVlan, planApplyPorts, planRemovePorts, parseListPorts, type PortPlan } from './drivers/ovs-plan.js';
+export { FakeRuntime, FakeSwitch, type FakeCall } from './drivers/fake.js';

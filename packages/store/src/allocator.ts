@@ -43,7 +43,7 @@ import {
 } from '@fjord/core';
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './schema.js';
-import { inTransaction } from './tx.js';
+import { RetryTransactionError, inTransaction } from './tx.js';
 import type {
   AllocateAddressOptions,
   AllocateAddressesOptions,
@@ -252,7 +252,7 @@ export class Allocator {
       if (!net) throw notFoundNetwork(tenant, name);
       // Lock every block so no allocation is in flight while we count.
       const { rows: counts } = await sql<{ addresses: number; router_ids: number }>`
-        WITH locked AS MATERIALIZED (SELECT block_start FROM address_blocks WHERE network_id = ${net.id} FOR UPDATE)
+        WITH locked AS MATERIALIZED (SELECT block_start FROM address_blocks WHERE network_id = ${net.id} ORDER BY block_start FOR UPDATE)
         SELECT (SELECT count(*)::int FROM locked) * 0 + (SELECT count(*)::int FROM addresses WHERE network_id = ${net.id}) AS addresses,
                (SELECT count(*)::int FROM router_ids WHERE network_id = ${net.id}) AS router_ids`.execute(trx);
       const { addresses, router_ids: routerIds } = counts[0]!;
@@ -471,12 +471,22 @@ export class Allocator {
         take(rows);
         continue;
       }
-      // Every free block not ours is locked by someone else (or there is none): wait for one.
+      // Every free block not ours is locked by someone else, or there is none. Waiting while we hold
+      // blocks could deadlock, so we wait only for a block above every block we hold: lock waits
+      // then always go up in block order and cannot form a cycle.
+      const above = held.length === 0 ? -1 : Math.max(...held);
       const { rows: waited } = await sql<{ block_start: number; bitmap: number }>`
         SELECT block_start, bitmap FROM address_blocks
-        WHERE network_id = ${net.id} AND bitmap <> -1 AND block_start <> ALL(${held}::int[])
+        WHERE network_id = ${net.id} AND bitmap <> -1 AND block_start > ${above}::int AND block_start <> ALL(${held}::int[])
         ORDER BY block_start LIMIT 1 FOR UPDATE`.execute(this.db);
-      if (waited.length === 0) throw await this.exhausted(tenant, network, count);
+      if (waited.length === 0) {
+        if (held.length === 0) throw await this.exhausted(tenant, network, count);
+        const { rows: rest } = await sql<{ n: number }>`
+          SELECT count(*)::int AS n FROM address_blocks
+          WHERE network_id = ${net.id} AND bitmap <> -1 AND block_start <> ALL(${held}::int[])`.execute(this.db);
+        if (rest[0]!.n === 0) throw await this.exhausted(tenant, network, count);
+        throw new RetryTransactionError(`allocate ${count} addresses in network ${tenant}/${network}: free blocks are held by concurrent allocations`);
+      }
       take(waited);
     }
     const starts = [...masks.keys()];

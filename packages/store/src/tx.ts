@@ -1,3 +1,4 @@
+import { UnavailableError } from '@fjord/core';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
@@ -16,8 +17,15 @@ export function constraintName(err: unknown): string | undefined {
 }
 
 /**
+ * Thrown when a transaction cannot go on without risking a deadlock. {@link inTransaction} retries
+ * its own transactions on it; a caller's transaction sees a retryable UnavailableError.
+ */
+export class RetryTransactionError extends UnavailableError {}
+
+/**
  * Runs `fn` in a transaction: the caller's, when `db` already is one (no nested BEGIN), otherwise a
- * new one that is retried a few times on deadlock or serialization failure.
+ * new one that is retried (with a short random backoff) on deadlock, serialization failure or
+ * {@link RetryTransactionError}.
  */
 export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
   if (db.isTransaction) return fn(db);
@@ -25,7 +33,9 @@ export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Da
     try {
       return await db.transaction().execute(fn);
     } catch (err) {
-      if (attempt >= 5 || !RETRYABLE.has(sqlState(err) ?? '')) throw err;
+      const retry = err instanceof RetryTransactionError || RETRYABLE.has(sqlState(err) ?? '');
+      if (attempt >= 20 || !retry) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * attempt));
     }
   }
 }

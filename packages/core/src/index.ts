@@ -7,3 +7,4 @@ export { type LabelColumn, type PlacementSnapshot, type Placement, type GroupMem
 export { ScoringPolicy, type PlacementPolicy, PlacementFilter, type PlacementFailure, type PlaceResult, place, type CheckPlanResult, checkPlan } from './placement/place.js';
 export { type ParseResult, parseConstraint, parseConstraints, parseCpuMillis, parseMemoryBytes, formatConstraint, formatCpuMillis, formatMemoryBytes } from './placement/parse.js';
 export { type MockHostOptions, mockHost, mockHosts, mockPlacementRequest, PlacementHarness } from './placement/testing.js';
+export { type DesiredContainer, type ObservedRuntimeState, type ObservedContainer, type ObservedPort, type WantedPort, ReconcileActionKind, type ReconcileAction, type InvalidContainer, type ReconcilePlan, CONTAINER_ID_KEY, SPEC_ID_KEY, isRuntimeName, vethName, commandArgv, containerFingerprint, planReconcile } from './reconcile.js';

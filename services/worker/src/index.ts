@@ -19,3 +19,7 @@ export { LxcRuntime, parseLxcInfo, parseLxcLs, toContainerState, type LxcRuntime
 export { PortAttach, renderBusyboxRcs, renderLxcConfig, shellQuote, type LxcConfigInput } from './drivers/lxc-config.js';
 export { checkIfName, checkVlan, planApplyPorts, planRemovePorts, parseListPorts, type PortPlan } from './drivers/ovs-plan.js';
 export { FakeRuntime, FakeSwitch, type FakeCall } from './drivers/fake.js';
+export { Agent, AGENT_VERSION, desiredFromWire, type AgentHooks, type AgentOptions, type AgentStats, type AgentTiming, type HostConfig, type HostDesiredState } from './agent.js';
+export { Reconciler, ReportedState, type ContainerReport, type ReconcileResult, type ReconcilerOptions } from './reconcile.js';
+export { runSimulator, spreadLabels, type SimCapacity, type Simulator, type SimulatorCounters, type SimulatorOptions } from './sim.js';
+export { FakeDriverConfig, LxcOvsDriverConfig, WorkerConfig, loadWorkerConfig, workerEnv } from './config.js';

@@ -1,0 +1,516 @@
+/**
+ * The worker agent: the control loop of one host (DESIGN.md principles 2, 5 and 6).
+ *
+ * - Registers the host (request/reply on `register`), retrying with capped backoff until the
+ *   scheduler answers, and gets an epoch (fencing token) and a heartbeat interval.
+ * - Heartbeats (core NATS publish) with its epoch and applied generation.
+ * - Hears its desired state on `desired` (a core subscription; the scheduler publishes through
+ *   JetStream) and asks for it with a `sync` request after each registration, after each NATS
+ *   reconnect and periodically. Each desired state is the whole state: one with a generation not
+ *   above the newest seen is ignored; one from a newer epoch means this incarnation was fenced, so
+ *   the agent registers again; one from an older epoch is ignored.
+ * - Reconciles in one serialized loop: while a pass runs, newer desired states replace each other
+ *   and only the newest is applied next. After each pass it publishes a status report.
+ *
+ * This file is the protobuf edge: messages are decoded here and become domain types. A malformed
+ * or unexpected message is logged and dropped. stop() leaves containers and ports as they are.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
+import type { DesiredContainer } from '@fjord/core';
+import { workerV1 } from '@fjord/proto';
+import type { ContainerRuntime, SwitchDriver } from './drivers/types.js';
+import { Reconciler, type ContainerReport } from './reconcile.js';
+
+/** The agent's version, sent at registration. */
+export const AGENT_VERSION = '0.1.0';
+
+/** What a host offers and where it is, as registered. */
+export interface HostConfig {
+  /** Host id, used in subjects: letters, digits, `-`, `_`. */
+  name: string;
+  labels: Record<string, string>;
+  cpuMillis: number;
+  memoryBytes: number;
+  slots: number;
+  physicalNetworks: string[];
+}
+
+/** Timing of the control loop; every field has a default. */
+export interface AgentTiming {
+  /** Heartbeat interval; overrides the scheduler's (default: the register reply's, else 1000 ms). */
+  heartbeatMs?: number;
+  /** Timeout of register and sync requests (default 2000 ms). */
+  requestTimeoutMs?: number;
+  /** First retry delay of register and sync (default 200 ms), doubled up to `retryMaxMs`. */
+  retryMinMs?: number;
+  /** Longest retry delay (default 5000 ms). */
+  retryMaxMs?: number;
+  /** Safety-net sync interval, 0 for none (default 30000 ms; ±10% jitter). */
+  syncIntervalMs?: number;
+  /** Re-run reconcile over the last applied desired state this often, 0 for none (default 30000 ms). */
+  reconcileIntervalMs?: number;
+  /** Wait this long before the first registration (the simulator staggers hosts with it; default 0). */
+  startDelayMs?: number;
+}
+
+/** Notifications for whoever runs the agent (the simulator counts with them). */
+export interface AgentHooks {
+  /** The agent registered and got `epoch`. */
+  onRegistered?(epoch: bigint): void;
+  /** A reconcile pass over `generation` finished; `running` containers run now. */
+  onApplied?(generation: bigint, reports: readonly ContainerReport[]): void;
+}
+
+/** Everything an {@link Agent} needs. */
+export interface AgentOptions {
+  nc: NatsConnection;
+  subjects: Subjects;
+  host: HostConfig;
+  drivers: { switch: SwitchDriver; runtime: ContainerRuntime };
+  log: Logger;
+  timing?: AgentTiming;
+  hooks?: AgentHooks;
+  /**
+   * When true the agent neither subscribes to its desired subject nor watches the connection's
+   * status: the owner routes messages to {@link Agent.handleDesired} and calls
+   * {@link Agent.reconnected} (the simulator does, with one subscription for thousands of hosts).
+   */
+  external?: boolean;
+}
+
+/** A whole desired state of one host, in domain form. */
+export interface HostDesiredState {
+  host: string;
+  epoch: bigint;
+  generation: bigint;
+  containers: DesiredContainer[];
+}
+
+/** Counters of one agent. */
+export interface AgentStats {
+  registered: boolean;
+  epoch: bigint | undefined;
+  appliedGeneration: bigint;
+  desiredApplied: number;
+  containersRunning: number;
+  dropped: number;
+}
+
+const DEFAULTS = {
+  requestTimeoutMs: 2000,
+  retryMinMs: 200,
+  retryMaxMs: 5000,
+  syncIntervalMs: 30_000,
+  reconcileIntervalMs: 30_000,
+  startDelayMs: 0,
+};
+
+/** Converts a protobuf DesiredState to the domain's form. */
+export function desiredFromWire(m: workerV1.DesiredState): HostDesiredState {
+  return {
+    host: m.host,
+    epoch: m.epoch,
+    generation: m.generation,
+    containers: m.containers.map((c) => ({
+      runtimeName: c.runtimeName,
+      tenant: c.tenant,
+      name: c.name,
+      template: c.template,
+      vlan: c.vlan,
+      address: c.address,
+      prefixLength: c.prefixLength,
+      gateway: c.gateway,
+      cpuMillis: c.cpuMillis,
+      memoryBytes: Number(c.memoryBytes),
+      command: c.command,
+    })),
+  };
+}
+
+const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** The control loop of one host; see the file comment for the protocol. */
+export class Agent {
+  readonly host: HostConfig;
+  private readonly nc: NatsConnection;
+  private readonly s: Subjects;
+  private readonly log: Logger;
+  private readonly reconciler: Reconciler;
+  private readonly timing: Required<Omit<AgentTiming, 'heartbeatMs'>> & { heartbeatMs: number | undefined };
+  private readonly hooks: AgentHooks;
+  private readonly external: boolean;
+  private readonly subjectOf: Record<'register' | 'heartbeat' | 'desired' | 'sync' | 'status', string>;
+
+  private started = false;
+  private stopped = false;
+  private sub: Subscription | undefined;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private heartbeatBytes: Uint8Array | undefined;
+  private heartbeatMs = 1000;
+  private heartbeatRound = 0;
+
+  private epoch: bigint | undefined;
+  private registering = false;
+  private syncing = false;
+  private syncAgain = false;
+  private syncRetry: ReturnType<typeof setTimeout> | undefined;
+
+  /** Highest generation applied, being applied or pending in this epoch. */
+  private newest: bigint | undefined;
+  private pending: HostDesiredState | undefined;
+  private applied: HostDesiredState | undefined;
+  private appliedGeneration = 0n;
+  private reconciling = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  private desiredApplied = 0;
+  private containersRunning = 0;
+  private dropped = 0;
+
+  constructor(opts: AgentOptions) {
+    this.nc = opts.nc;
+    this.s = opts.subjects;
+    this.host = opts.host;
+    this.log = opts.log;
+    this.hooks = opts.hooks ?? {};
+    this.external = opts.external ?? false;
+    const given = Object.fromEntries(Object.entries(opts.timing ?? {}).filter(([, v]) => v !== undefined));
+    this.timing = { ...DEFAULTS, ...given, heartbeatMs: opts.timing?.heartbeatMs };
+    this.reconciler = new Reconciler({ switch: opts.drivers.switch, runtime: opts.drivers.runtime, log: opts.log });
+    const h = opts.host.name;
+    this.subjectOf = {
+      register: this.s.host(h, HostVerb.Register),
+      heartbeat: this.s.host(h, HostVerb.Heartbeat),
+      desired: this.s.host(h, HostVerb.Desired),
+      sync: this.s.host(h, HostVerb.Sync),
+      status: this.s.host(h, HostVerb.Status),
+    };
+  }
+
+  /** Subscribes, then registers (after `startDelayMs`) and keeps the loop running until stop(). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    if (!this.external) {
+      this.sub = this.nc.subscribe(this.subjectOf.desired, {
+        callback: (err, msg) => {
+          if (err) this.log.warn({ err }, `desired subscription of ${this.host.name} failed`);
+          else this.handleDesired(msg.subject, msg.data);
+        },
+      });
+      void this.watchStatus();
+    }
+    this.later(this.timing.startDelayMs, () => void this.register());
+    if (this.timing.syncIntervalMs > 0) this.every(this.timing.syncIntervalMs, () => this.sync('periodic'));
+    if (this.timing.reconcileIntervalMs > 0) this.every(this.timing.reconcileIntervalMs, () => this.reapply());
+  }
+
+  /** Stops timers and the subscription and waits for a running reconcile pass; containers stay. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.syncRetry) clearTimeout(this.syncRetry);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.pending = undefined;
+    if (this.sub && !this.sub.isClosed()) this.sub.unsubscribe();
+    await this.idle;
+  }
+
+  /** This agent's counters. */
+  stats(): AgentStats {
+    return {
+      registered: this.epoch !== undefined,
+      epoch: this.epoch,
+      appliedGeneration: this.appliedGeneration,
+      desiredApplied: this.desiredApplied,
+      containersRunning: this.containersRunning,
+      dropped: this.dropped,
+    };
+  }
+
+  /** Resolves once no reconcile pass runs or is pending (tests wait on it). */
+  settled(): Promise<void> {
+    return this.idle;
+  }
+
+  /** Handles one message from the desired subject: decode, check host/epoch/generation, queue it. */
+  handleDesired(subject: string, data: Uint8Array): void {
+    let state: HostDesiredState;
+    try {
+      state = desiredFromWire(decode(workerV1.DesiredState, 'DesiredState', subject, data));
+    } catch (err) {
+      this.drop({ err, subject }, `dropped malformed desired state for ${this.host.name}`);
+      return;
+    }
+    this.offer(state, 'desired');
+  }
+
+  /** Tells the agent its NATS connection came back: it syncs (the owner calls this when `external`). */
+  reconnected(): void {
+    this.log.info(`${this.host.name} reconnected to nats; syncing desired state`);
+    this.sync('reconnect');
+  }
+
+  private drop(fields: object, text: string): void {
+    this.dropped++;
+    this.log.warn(fields, text);
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** Runs `fn` every `ms` (±10% jitter, so thousands of simulated hosts do not tick together). */
+  private every(ms: number, fn: () => void): void {
+    const next = () => this.later(ms * (0.9 + Math.random() * 0.2), () => {
+      fn();
+      next();
+    });
+    next();
+  }
+
+  private backoff(attempt: number): number {
+    const base = Math.min(this.timing.retryMaxMs, this.timing.retryMinMs * 2 ** Math.min(attempt, 20));
+    return base * (0.8 + Math.random() * 0.4);
+  }
+
+  private async watchStatus(): Promise<void> {
+    try {
+      for await (const st of this.nc.status()) {
+        if (this.stopped) break;
+        if (st.type === 'reconnect') this.reconnected();
+        else if (st.type === 'disconnect') this.log.warn(`${this.host.name} disconnected from nats`);
+      }
+    } catch (err) {
+      this.log.warn({ err }, `status watch of ${this.host.name} ended`);
+    }
+  }
+
+  private async register(): Promise<void> {
+    if (this.registering || this.stopped) return;
+    this.registering = true;
+    const request = encode(workerV1.RegisterHostRequest, {
+      host: this.host.name,
+      labels: this.host.labels,
+      cpuMillis: this.host.cpuMillis,
+      memoryBytes: BigInt(this.host.memoryBytes),
+      slots: this.host.slots,
+      physicalNetworks: this.host.physicalNetworks,
+      agentVersion: AGENT_VERSION,
+    });
+    try {
+      for (let attempt = 0; !this.stopped; attempt++) {
+        let reply: workerV1.RegisterHostReply;
+        try {
+          const msg = await this.nc.request(this.subjectOf.register, request, { timeout: this.timing.requestTimeoutMs });
+          reply = decode(workerV1.RegisterHostReply, 'RegisterHostReply', this.subjectOf.register, msg.data);
+        } catch (err) {
+          (attempt < 3 ? this.log.debug : this.log.warn).call(this.log, { err: errText(err), attempt }, `register ${this.host.name}: no answer; retrying`);
+          await this.sleep(this.backoff(attempt));
+          continue;
+        }
+        if (reply.error) {
+          this.log.warn({ attempt }, `register ${this.host.name}: refused: ${reply.error}`);
+          await this.sleep(this.backoff(attempt + 3));
+          continue;
+        }
+        this.registered(reply);
+        return;
+      }
+    } finally {
+      this.registering = false;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopped) return resolve();
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+
+  private registered(reply: workerV1.RegisterHostReply): void {
+    if (this.epoch !== reply.epoch) {
+      // A new incarnation: generations restart from what the scheduler sends for this epoch.
+      this.newest = undefined;
+      this.pending = undefined;
+    }
+    this.epoch = reply.epoch;
+    this.heartbeatMs = this.timing.heartbeatMs ?? (reply.heartbeatIntervalMs > 0 ? reply.heartbeatIntervalMs : 1000);
+    this.log.info({ epoch: String(reply.epoch), heartbeatMs: this.heartbeatMs }, `registered ${this.host.name}`);
+    this.startHeartbeat();
+    this.hooks.onRegistered?.(reply.epoch);
+    this.sync('register');
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.heartbeatBytes = undefined;
+    const round = ++this.heartbeatRound;
+    const beat = () => {
+      if (this.epoch === undefined || this.stopped) return;
+      this.heartbeatBytes ??= encode(workerV1.Heartbeat, { host: this.host.name, epoch: this.epoch, appliedGeneration: this.appliedGeneration });
+      try {
+        this.nc.publish(this.subjectOf.heartbeat, this.heartbeatBytes);
+      } catch (err) {
+        this.log.debug({ err: errText(err) }, `heartbeat of ${this.host.name} not sent`);
+      }
+    };
+    beat();
+    // Start the interval at a random offset so that simulated hosts spread their heartbeats.
+    this.later(Math.random() * this.heartbeatMs, () => {
+      if (this.stopped || round !== this.heartbeatRound) return;
+      beat();
+      this.heartbeatTimer = setInterval(beat, this.heartbeatMs);
+    });
+  }
+
+  private reregister(reason: string): void {
+    this.log.warn(`${this.host.name} ${reason}; registering again`);
+    this.epoch = undefined;
+    this.heartbeatRound++;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    void this.register();
+  }
+
+  /** Asks for the whole desired state; retries with backoff until answered (or a newer sync starts). */
+  private sync(reason: string, attempt = 0): void {
+    if (this.stopped || this.epoch === undefined) return;
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    if (this.syncRetry) {
+      clearTimeout(this.syncRetry);
+      this.syncRetry = undefined;
+    }
+    this.syncing = true;
+    const request = encode(workerV1.SyncRequest, { host: this.host.name, epoch: this.epoch, haveGeneration: this.appliedGeneration });
+    void this.nc
+      .request(this.subjectOf.sync, request, { timeout: this.timing.requestTimeoutMs })
+      .then(
+        (msg) => {
+          this.syncing = false;
+          let state: HostDesiredState;
+          try {
+            state = desiredFromWire(decode(workerV1.DesiredState, 'DesiredState', this.subjectOf.sync, msg.data));
+          } catch (err) {
+            this.drop({ err }, `dropped malformed sync reply for ${this.host.name}`);
+            return;
+          }
+          this.offer(state, 'sync');
+        },
+        (err: unknown) => {
+          this.syncing = false;
+          if (this.stopped) return;
+          (attempt < 3 ? this.log.debug : this.log.warn).call(this.log, { err: errText(err), reason, attempt }, `sync ${this.host.name}: no answer; retrying`);
+          this.syncRetry = setTimeout(() => {
+            this.syncRetry = undefined;
+            this.sync(reason, attempt + 1);
+          }, this.backoff(attempt));
+        },
+      )
+      .finally(() => {
+        if (this.syncAgain && !this.syncing) {
+          this.syncAgain = false;
+          this.sync(reason);
+        }
+      });
+  }
+
+  /** Applies the fencing and generation rules, then queues `state` for the reconcile loop. */
+  private offer(state: HostDesiredState, via: 'desired' | 'sync'): void {
+    if (this.stopped) return;
+    if (state.host !== this.host.name) {
+      this.drop({ via, host: state.host }, `dropped desired state for ${state.host} sent to ${this.host.name}`);
+      return;
+    }
+    if (this.epoch === undefined) {
+      this.log.debug({ via }, `${this.host.name} is not registered; ignoring desired state (a sync follows registration)`);
+      return;
+    }
+    if (state.epoch > this.epoch) {
+      this.reregister(`was fenced: desired state has epoch ${state.epoch}, this agent ${this.epoch}`);
+      return;
+    }
+    if (state.epoch < this.epoch) {
+      this.log.debug({ via, epoch: String(state.epoch) }, `${this.host.name} ignored desired state of an old epoch`);
+      return;
+    }
+    if (this.newest !== undefined && state.generation <= this.newest) {
+      this.log.debug({ via, generation: String(state.generation), newest: String(this.newest) }, `${this.host.name} ignored stale desired state`);
+      return;
+    }
+    this.newest = state.generation;
+    this.pending = state;
+    this.kick();
+  }
+
+  /** Re-runs reconcile over the last applied state (containers may have died since). */
+  private reapply(): void {
+    if (this.applied && !this.pending && !this.reconciling) {
+      this.pending = this.applied;
+      this.kick();
+    }
+  }
+
+  private kick(): void {
+    if (this.reconciling || this.stopped) return;
+    this.reconciling = true;
+    this.idle = this.drain().finally(() => {
+      this.reconciling = false;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending && !this.stopped) {
+      const state = this.pending;
+      this.pending = undefined;
+      let reports: ContainerReport[];
+      try {
+        reports = (await this.reconciler.reconcile(state.containers)).containers;
+      } catch (err) {
+        // reconcile() never throws by contract; a bug here must not kill the loop either.
+        this.log.error({ err }, `reconcile of ${this.host.name} failed`);
+        continue;
+      }
+      if (this.epoch !== state.epoch) continue;
+      if (this.applied !== state) this.desiredApplied++;
+      this.applied = state;
+      if (this.appliedGeneration !== state.generation) {
+        this.appliedGeneration = state.generation;
+        this.heartbeatBytes = undefined;
+      }
+      this.containersRunning = reports.filter((r) => r.state === 'RUNNING').length;
+      this.publishStatus(state, reports);
+      this.hooks.onApplied?.(state.generation, reports);
+    }
+  }
+
+  private publishStatus(state: HostDesiredState, reports: readonly ContainerReport[]): void {
+    try {
+      this.nc.publish(
+        this.subjectOf.status,
+        encode(workerV1.StatusReport, { host: this.host.name, epoch: state.epoch, appliedGeneration: state.generation, containers: reports.map((r) => ({ ...r })) }),
+      );
+    } catch (err) {
+      this.log.warn({ err: errText(err) }, `status of ${this.host.name} not sent`);
+    }
+  }
+}

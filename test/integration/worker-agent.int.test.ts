@@ -210,6 +210,7 @@ describe('worker agent over real NATS', () => {
     await until('the agent registered again', () => sched.registrations === before + 1);
     await until('it converged to the new epoch\'s state', () => running().join() === 'c-ccc');
     await until('its heartbeats carry epoch 2', () => sched.heartbeats.at(-1)?.epoch === 2n);
+    await until('a status report of epoch 2', () => sched.lastStatus(host)?.epoch === 2n);
     expect(sched.lastStatus(host)).toMatchObject({ epoch: 2n, appliedGeneration: state.generation });
   });
 
@@ -232,6 +233,9 @@ describe('worker agent over real NATS', () => {
   it('leaves containers running when it stops', async () => {
     await agent.stop();
     expect(running()).toEqual(['c-ccc', 'c-ddd']);
+    // A heartbeat sent just before stop() may still be on its way.
+    await agentNc.flush();
+    await schedNc.flush();
     const beats = sched.heartbeats.length;
     await sleep(300);
     expect(sched.heartbeats.length).toBe(beats);

@@ -21,6 +21,18 @@ const scenarios: Record<string, Scenario> = {
     summary: 'IP/VLAN allocation through the library and through gRPC, on real Postgres',
     run: async () => (await import('./allocator.js')).benchAllocator(),
   },
+  placement: {
+    summary: 'placements/s and latency through a scheduler process to simulated workers (--hosts N, default 5000)',
+    run: async (o) => (await import('./placement.js')).benchPlacement(numberOption(o.hosts, 5000)),
+  },
+  'placement-decision': {
+    summary: 'the pure placement engine alone over a 10,000-host snapshot',
+    run: async (o) => (await import('./placement-decision.js')).benchPlacementDecision(numberOption(o.hosts, 10_000)),
+  },
+  ovs: {
+    summary: 'programming OVS ports in batches as the port count grows (--ports N, default 2000; root)',
+    run: async (o) => (await import('./ovs.js')).benchOvs(numberOption(o.ports, 2000)),
+  },
 };
 
 async function main(): Promise<void> {

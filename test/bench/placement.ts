@@ -1,0 +1,191 @@
+/**
+ * The `placement` benchmark: a real scheduler process, real Postgres and NATS, and thousands of
+ * simulated workers (fake drivers) in this process. A placement counts once the scheduler has
+ * committed it (addresses, container row, outbox) and the worker's report of it RUNNING is
+ * recorded in Postgres — the whole pipeline.
+ */
+import { readFileSync } from 'node:fs';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { connect } from '@nats-io/transport-node';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
+import { placementV1 } from '@fjord/proto';
+import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
+import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
+import { runSimulator, type Simulator } from '@fjord/worker';
+import { startSchedulerProcess } from '../support/scheduler-process.js';
+import { benchPlacementDecision } from './placement-decision.js';
+import { percentiles, round } from './measure.js';
+
+const TENANTS = ['t0', 't1', 't2', 't3'];
+
+function spec(tenant: string, name: string): placementV1.ContainerSpec {
+  return {
+    tenant,
+    name,
+    network: 'net',
+    template: '',
+    cpuMillis: 10,
+    memoryBytes: 16n * 2n ** 20n,
+    constraints: [],
+    antiAffinityGroup: '',
+    spreadLabel: '',
+    command: '',
+  };
+}
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
+}
+
+async function running(env: TestDatabase): Promise<number> {
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM containers WHERE state = 'RUNNING'`.execute(env.db);
+  return rows[0]?.n ?? 0;
+}
+
+async function waitRunning(env: TestDatabase, target: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await running(env)) < target) {
+    if (Date.now() > deadline) throw new Error(`only ${await running(env)} of ${target} containers reported running after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs the benchmark with `hosts` simulated hosts for the throughput phases, 10,000 for the memory phase. */
+export async function benchPlacement(hosts = 5000): Promise<Record<string, number>> {
+  const env = await createTestDatabase();
+  const nats = natsTestEnv();
+  const subjects = buildSubjects(nats.prefix);
+  const log = pino({ level: 'warn' });
+  let sim: Simulator | undefined;
+  let sim2: Simulator | undefined;
+  const nc = await connect({ servers: nats.url });
+  const scheduler = await startSchedulerProcess({
+    replicaId: 'bench',
+    databaseUrl: env.url,
+    subjectPrefix: nats.prefix,
+    config: { physicalNetworks: [{ name: 'physnet1', vlanRanges: '100-3999' }], logLevel: 'warn', databasePoolSize: 20 },
+  });
+  try {
+    await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-3999', reservedVlans: [] }]);
+    await syncSubnetPools(env.db, [{ name: 'default', cidr: '10.96.0.0/12', prefixLength: 24 }]);
+    const allocator = new Allocator(env.db);
+    for (const [i, tenant] of TENANTS.entries()) {
+      await allocator.createNetwork({ tenant, name: 'net', physicalNetwork: 'physnet1', cidr: `10.${i}.0.0/16` });
+    }
+    sim = await runSimulator({ nc, prefix: nats.prefix, hosts, namePrefix: 'sim', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
+    await sim.allRegistered;
+    const client = new placementV1.PlacementServiceClient(scheduler.address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 * 2 ** 20,
+    });
+    const place = (tenant: string, name: string) =>
+      new Promise<void>((resolve, reject) =>
+        client.place({ container: spec(tenant, name), policy: 'spread' }, new Metadata(), {}, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+      );
+    const placeBatch = (tenant: string, names: string[]) =>
+      new Promise<void>((resolve, reject) =>
+        client.placeBatch({ containers: names.map((n) => spec(tenant, n)), policy: 'spread' }, new Metadata(), {}, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+      );
+    let placed = 0;
+
+    // Warm up: connections, JIT, prepared statements.
+    await Promise.all(Array.from({ length: 200 }, (_, i) => place('t0', `warm-${i}`)));
+    placed += 200;
+    await waitRunning(env, placed, 30_000);
+
+    // 1. Batches: 40 requests of 500, 4 in flight, until all are reported running.
+    const batchTotal = 20_000;
+    let t0 = performance.now();
+    let nextBatch = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (nextBatch < batchTotal / 500) {
+          const b = nextBatch++;
+          await placeBatch('t1', Array.from({ length: 500 }, (_, i) => `b${b}-${i}`));
+        }
+      }),
+    );
+    placed += batchTotal;
+    await waitRunning(env, placed, 120_000);
+    const batchPerS = batchTotal / ((performance.now() - t0) / 1000);
+
+    // 2. Single requests, 64 in flight, until all are reported running.
+    const singleTotal = 10_000;
+    t0 = performance.now();
+    let nextSingle = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (nextSingle < singleTotal) await place('t2', `s${nextSingle++}`);
+      }),
+    );
+    placed += singleTotal;
+    await waitRunning(env, placed, 120_000);
+    const singlePerS = singleTotal / ((performance.now() - t0) / 1000);
+
+    // 3. Latency at 500 requests/s offered (open loop, 10 s): from the call to the commit's answer.
+    const latencies: number[] = [];
+    const offered: Promise<void>[] = [];
+    const start = performance.now();
+    for (let i = 0; i < 5000; i++) {
+      const due = start + i * 2;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const t = performance.now();
+      offered.push(place('t3', `l${i}`).then(() => void latencies.push(performance.now() - t)));
+    }
+    await Promise.all(offered);
+    placed += 5000;
+    await waitRunning(env, placed, 60_000);
+    const at500 = percentiles(latencies);
+    const rssAfterThroughput = rssMb(scheduler.child.pid!);
+
+    // 4. Memory at 10,000 hosts and 200,000 containers.
+    const more = Math.max(0, 10_000 - hosts);
+    if (more > 0) {
+      sim2 = await runSimulator({ nc, prefix: nats.prefix, hosts: more, namePrefix: 'sim2', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
+      await sim2.allRegistered;
+    }
+    let nextFill = 0;
+    const fillTotal = 200_000 - placed;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (;;) {
+          const b = nextFill++;
+          const from = b * 1000;
+          if (from >= fillTotal) return;
+          const count = Math.min(1000, fillTotal - from);
+          const tenant = TENANTS[b % TENANTS.length]!;
+          await placeBatch(tenant, Array.from({ length: count }, (_, i) => `f${b}-${i}`));
+        }
+      }),
+    );
+    placed += fillTotal;
+    await waitRunning(env, placed, 300_000);
+    const rss = rssMb(scheduler.child.pid!);
+    client.close();
+
+    const decision = benchPlacementDecision(10_000);
+    return {
+      hosts,
+      batch_placements_per_s: Math.round(batchPerS),
+      single_placements_per_s: Math.round(singlePerS),
+      p50_ms_at_500: round(at500.p50),
+      p99_ms_at_500: round(at500.p99),
+      scheduler_rss_mb_after_throughput: rssAfterThroughput,
+      scheduler_rss_mb: rss,
+      containers_total: placed,
+      hosts_total: hosts + more,
+      decision_p50_ms_10k_hosts: decision.decision_p50_ms_10k_hosts ?? 0,
+      decision_p99_ms_10k_hosts: decision.decision_p99_ms_10k_hosts ?? 0,
+    };
+  } finally {
+    await sim?.stop();
+    await sim2?.stop();
+    await scheduler.stop();
+    await deleteStreams(nc, subjects);
+    await nc.close();
+    await env.drop();
+  }
+}

@@ -1,0 +1,258 @@
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
+import { fleetV1, placementV1 } from '@fjord/proto';
+import { Scheduler } from '@fjord/scheduler';
+import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
+import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
+import { Agent, FakeRuntime, FakeSwitch } from '@fjord/worker';
+
+const nats = natsTestEnv();
+const subjects = buildSubjects(nats.prefix);
+const log = pino({ level: 'silent' });
+let env: TestDatabase;
+let scheduler: Scheduler;
+let nc: NatsConnection;
+let placement: placementV1.PlacementServiceClient;
+let fleet: fleetV1.FleetServiceClient;
+
+/** One simulated hypervisor: a real agent over real NATS with in-memory drivers that outlive it. */
+interface TestHost {
+  name: string;
+  runtime: FakeRuntime;
+  switch: FakeSwitch;
+  agent: Agent;
+}
+const hosts = new Map<string, TestHost>();
+
+function startAgent(name: string, runtime: FakeRuntime, sw: FakeSwitch, labels: Record<string, string>): Agent {
+  const agent = new Agent({
+    nc,
+    subjects,
+    host: { name, labels, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30, slots: 20, physicalNetworks: ['physnet1'] },
+    drivers: { switch: sw, runtime },
+    log,
+    timing: { heartbeatMs: 200, syncIntervalMs: 2000, reconcileIntervalMs: 1000 },
+  });
+  agent.start();
+  return agent;
+}
+
+function addHost(name: string, labels: Record<string, string>): TestHost {
+  const runtime = new FakeRuntime();
+  const sw = new FakeSwitch('br-fjord', name);
+  const host = { name, runtime, switch: sw, agent: startAgent(name, runtime, sw, labels) };
+  hosts.set(name, host);
+  return host;
+}
+
+function unary<Req, Res>(client: object, method: (req: Req, md: Metadata, opts: object, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, req, new Metadata(), {}, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res))));
+}
+
+async function failure(promise: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+function spec(name: string, overrides: Partial<placementV1.ContainerSpec> = {}): placementV1.ContainerSpec {
+  return {
+    tenant: 'acme',
+    name,
+    network: 'web',
+    template: '',
+    cpuMillis: 250,
+    memoryBytes: 128n * 2n ** 20n,
+    constraints: [],
+    antiAffinityGroup: '',
+    spreadLabel: '',
+    command: '',
+    ...overrides,
+  };
+}
+
+const place = (s: placementV1.ContainerSpec, policy = '') => unary(placement, placement.place, { container: s, policy });
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function containerState(name: string): Promise<string> {
+  const { container } = await unary(placement, placement.getContainer, { tenant: 'acme', name });
+  return container!.state;
+}
+
+beforeAll(async () => {
+  env = await createTestDatabase();
+  await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-199', reservedVlans: [] }]);
+  await syncSubnetPools(env.db, [{ name: 'default', cidr: '10.96.0.0/16', prefixLength: 24 }]);
+  await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', subnetPool: 'default' });
+  nc = await connect({ servers: nats.url });
+  scheduler = await Scheduler.start({
+    db: env.db,
+    log,
+    grpcListen: '127.0.0.1:0',
+    natsUrl: nats.url,
+    subjectPrefix: nats.prefix,
+    leaseTtlMs: 3000,
+    leaseRenewMs: 500,
+    heartbeatIntervalMs: 200,
+  });
+  placement = new placementV1.PlacementServiceClient(`127.0.0.1:${scheduler.port}`, credentials.createInsecure());
+  fleet = new fleetV1.FleetServiceClient(`127.0.0.1:${scheduler.port}`, credentials.createInsecure());
+  addHost('hv1', { zone: 'a', rack: 'r1' });
+  addHost('hv2', { zone: 'a', rack: 'r2' });
+  addHost('hv3', { zone: 'b', rack: 'r3' });
+  await eventually('three hosts registered', async () => (await unary(fleet, fleet.listHosts, { state: 'READY' })).hosts.length === 3);
+});
+
+afterAll(async () => {
+  for (const h of hosts.values()) await h.agent.stop();
+  placement?.close();
+  fleet?.close();
+  await scheduler?.stop();
+  if (nc) {
+    await deleteStreams(nc, subjects);
+    await nc.close();
+  }
+  await env?.drop();
+});
+
+describe('placement end to end: scheduler and three workers over real Postgres and NATS', () => {
+  it('places a container, and its host\'s worker runs it on the network\'s VLAN and reports it running', async () => {
+    const { container } = await place(spec('web-1'));
+    expect(container?.state).toBe('PENDING');
+    const host = hosts.get(container!.host)!;
+    await eventually('web-1 running', async () => (await containerState('web-1')) === 'RUNNING');
+    const running = [...host.runtime.containers.values()].find((c) => c.spec.network.ip === container!.address);
+    expect(running?.state).toBe('running');
+    expect(running?.spec.network.vlan).toBe(container!.vlan);
+    for (const other of hosts.values()) {
+      if (other !== host) expect([...other.runtime.containers.values()].some((c) => c.spec.network.ip === container!.address)).toBe(false);
+    }
+  });
+
+  it('answers a retried request with the container it already placed', async () => {
+    const first = await place(spec('retry-1'));
+    const again = await place(spec('retry-1'));
+    expect(again.container?.id).toBe(first.container?.id);
+    const changed = await failure(place(spec('retry-1', { cpuMillis: 500 })));
+    expect(changed.code).toBe(status.ALREADY_EXISTS);
+  });
+
+  it('never puts two members of an anti-affinity group on one host, and spreads them over racks', async () => {
+    const { containers } = await unary(placement, placement.placeBatch, {
+      containers: [1, 2, 3].map((i) => spec(`ha-${i}`, { antiAffinityGroup: 'ha', spreadLabel: 'rack' })),
+      policy: 'binpack',
+    });
+    expect(new Set(containers.map((c) => c.host)).size).toBe(3);
+    const fourth = await failure(place(spec('ha-4', { antiAffinityGroup: 'ha' })));
+    expect(fourth.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(fourth.details).toContain('anti-affinity');
+  });
+
+  it('honours label constraints', async () => {
+    const { container } = await place(spec('zoned', { constraints: ['zone=b'] }));
+    expect(container?.host).toBe('hv3');
+    const { container: notR1 } = await place(spec('not-r1', { constraints: ['rack!=r1', 'zone=a'] }));
+    expect(notR1?.host).toBe('hv2');
+  });
+
+  it.each([
+    ['container.name', { name: 'Bad Name' }],
+    ['container.tenant', { tenant: '' }],
+    ['container.cpu_millis', { cpuMillis: 0 }],
+    ['container.memory_bytes', { memoryBytes: 0n }],
+    ['container.constraints', { constraints: ['zone'] }],
+    ['container.spread_label', { spreadLabel: 'rack' }],
+  ])('refuses an invalid %s with INVALID_ARGUMENT naming it', async (field, overrides) => {
+    const err = await failure(place(spec('invalid', overrides)));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toContain(field);
+  });
+
+  it('names the batch entry that is invalid', async () => {
+    const err = await failure(unary(placement, placement.placeBatch, { containers: [spec('ok-1'), spec('bad', { cpuMillis: 0 })], policy: '' }));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toContain('containers[1].cpu_millis');
+  });
+
+  it('refuses an impossible placement with RESOURCE_EXHAUSTED and the reasons per filter, placing nothing of the batch', async () => {
+    const big = await failure(place(spec('huge', { cpuMillis: 100_000 })));
+    expect(big.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(big.details).toMatch(/cpu: 3 hosts/);
+    const batch = await failure(
+      unary(placement, placement.placeBatch, { containers: [spec('fits-1'), spec('nowhere', { constraints: ['zone=z'] })], policy: '' }),
+    );
+    expect(batch.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(batch.details).toContain('containers[1]');
+    const notFound = await failure(unary(placement, placement.getContainer, { tenant: 'acme', name: 'fits-1' }));
+    expect(notFound.code).toBe(status.NOT_FOUND);
+    const unknownNetwork = await failure(place(spec('lost', { network: 'nope' })));
+    expect(unknownNetwork.code).toBe(status.NOT_FOUND);
+    expect(unknownNetwork.details).toContain('container.network');
+  });
+
+  it('deletes a container: the worker removes it and its port, and its address is free again', async () => {
+    const { container } = await place(spec('doomed'));
+    await eventually('doomed running', async () => (await containerState('doomed')) === 'RUNNING');
+    const host = hosts.get(container!.host)!;
+    await unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'doomed' });
+    await eventually('doomed removed from its host', () => ![...host.runtime.containers.values()].some((c) => c.spec.network.ip === container!.address));
+    const allocations = await new Allocator(env.db).listAllocations('acme', 'web');
+    expect(allocations.map((a) => a.address)).not.toContain(container!.address);
+    const again = await failure(unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'doomed' }));
+    expect(again.code).toBe(status.NOT_FOUND);
+  });
+
+  it('converges a restarted worker without recreating what is already right', async () => {
+    const { container } = await place(spec('survivor', { constraints: ['zone=b'] }));
+    await eventually('survivor running', async () => (await containerState('survivor')) === 'RUNNING');
+    const host = hosts.get(container!.host)!;
+    await host.agent.stop();
+    // While the worker is away, one container is placed on it and one is deleted from it.
+    const { container: added } = await place(spec('while-away', { constraints: ['zone=b'] }));
+    await unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'zoned' });
+    const creates = host.runtime.calls.filter((c) => c.method === 'create').length;
+    host.agent = startAgent(host.name, host.runtime, host.switch, { zone: 'b', rack: 'r3' });
+    await eventually('while-away running', async () => (await containerState('while-away')) === 'RUNNING');
+    const ips = [...host.runtime.containers.values()].map((c) => c.spec.network.ip);
+    expect(ips).toContain(added!.address);
+    expect(ips).toContain(container!.address);
+    expect(host.runtime.calls.filter((c) => c.method === 'create').length).toBe(creates + 1);
+    const { host: record } = await unary(fleet, fleet.getHost, { name: host.name });
+    expect(Number(record?.epoch)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('places nothing new on a cordoned host', async () => {
+    await unary(fleet, fleet.cordonHost, { name: 'hv1' });
+    const { containers } = await unary(placement, placement.placeBatch, { containers: [1, 2, 3, 4].map((i) => spec(`after-cordon-${i}`)), policy: 'spread' });
+    expect(containers.map((c) => c.host)).not.toContain('hv1');
+    await unary(fleet, fleet.uncordonHost, { name: 'hv1' });
+    const unknown = await failure(unary(fleet, fleet.cordonHost, { name: 'hv9' }));
+    expect(unknown.code).toBe(status.NOT_FOUND);
+  });
+
+  it('streams events to watchers', async () => {
+    const stream = placement.watch({ afterSequence: 0n, tenant: 'acme' });
+    const seen: string[] = [];
+    stream.on('data', (r: placementV1.WatchResponse) => seen.push(`${r.event?.kind} ${r.event?.subject}`));
+    stream.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    await place(spec('watched'));
+    await eventually('placed and running events', () => seen.includes('container.placed acme/watched') && seen.includes('container.running acme/watched'));
+    stream.cancel();
+  });
+});

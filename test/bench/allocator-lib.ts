@@ -107,9 +107,9 @@ async function countDuplicates(db: Kysely<Database>): Promise<number> {
       (SELECT count(*) FROM (SELECT 1 FROM addresses GROUP BY network_id, host HAVING count(*) > 1) d)
       + (SELECT count(*) FROM (SELECT 1 FROM networks GROUP BY physical_network, vlan HAVING count(*) > 1) d)
       + (SELECT count(*) FROM (SELECT 1 FROM networks WHERE subnet_pool IS NOT NULL GROUP BY subnet_pool, cidr HAVING count(*) > 1) d)
-      + (SELECT count(*) FROM address_blocks b WHERE
-           (SELECT count(*) FROM addresses a WHERE a.network_id = b.network_id AND a.block_start = b.block_start)
-           > length(replace((b.bitmap::bit(32))::text, '0', '')))
+      + (SELECT count(*) FROM address_blocks b
+           LEFT JOIN (SELECT network_id, block_start, count(*) AS c FROM addresses GROUP BY 1, 2) a USING (network_id, block_start)
+           WHERE coalesce(a.c, 0) > bit_count(b.bitmap::bit(32)))
       AS n`.execute(db);
   return Number(rows[0]?.n ?? 0);
 }

@@ -1,0 +1,187 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decode, encode, HostVerb, subjects } from '@fjord/bus';
+import { workerV1 } from '@fjord/proto';
+import { Agent } from './agent.js';
+import { FakeRuntime, FakeSwitch } from './drivers/fake.js';
+
+const log = pino({ level: 'silent' });
+const s = subjects('fjunit');
+const host = 'hv1';
+
+type Handler = (data: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+
+/**
+ * An in-memory stand-in for the few NatsConnection methods the agent uses: subscribe, publish,
+ * request (answered by registered handlers, else "no responders") and status.
+ */
+class FakeBus {
+  readonly published: { subject: string; data: Uint8Array }[] = [];
+  readonly handlers = new Map<string, Handler>();
+  private readonly subs = new Map<string, (err: Error | null, msg: { subject: string; data: Uint8Array }) => void>();
+
+  connection(): NatsConnection {
+    const conn = {
+      subscribe: (subject: string, opts: { callback: (err: Error | null, msg: { subject: string; data: Uint8Array }) => void }) => {
+        this.subs.set(subject, opts.callback);
+        let closed = false;
+        return { unsubscribe: () => void ((closed = true), this.subs.delete(subject)), isClosed: () => closed };
+      },
+      publish: (subject: string, data: Uint8Array) => void this.published.push({ subject, data }),
+      request: async (subject: string, data: Uint8Array) => {
+        const handler = this.handlers.get(subject);
+        if (!handler) throw new Error(`no responders: '${subject}'`);
+        return { data: await handler(data) };
+      },
+      status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) }),
+    };
+    return conn as unknown as NatsConnection;
+  }
+
+  deliver(subject: string, data: Uint8Array): void {
+    this.subs.get(subject)?.(null, { subject, data });
+  }
+
+  sent<T>(verb: HostVerb, codec: { decode(b: Uint8Array): T }): T[] {
+    return this.published.filter((p) => p.subject === s.host(host, verb)).map((p) => codec.decode(p.data));
+  }
+}
+
+/** A runtime whose start() waits until released, to hold a reconcile pass open. */
+class GatedRuntime extends FakeRuntime {
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  hold(): void {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+  override async start(name: string): Promise<void> {
+    if (this.gate) await this.gate;
+    return super.start(name);
+  }
+}
+
+const container = (runtimeName: string): workerV1.DesiredContainer => ({
+  runtimeName,
+  tenant: 'acme',
+  name: runtimeName,
+  template: 'busybox',
+  vlan: 100,
+  address: '10.0.0.10',
+  prefixLength: 24,
+  gateway: '',
+  cpuMillis: 100,
+  memoryBytes: 1n,
+  command: '',
+});
+
+const desired = (generation: bigint, names: string[], epoch = 1n) =>
+  encode(workerV1.DesiredState, { host, epoch, generation, containers: names.map(container) });
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!check()) throw new Error(`timed out waiting until ${what}`);
+}
+
+let agent: Agent | undefined;
+afterEach(async () => agent?.stop());
+
+function setup(opts: { epoch?: () => bigint; refuse?: number } = {}) {
+  const bus = new FakeBus();
+  const runtime = new GatedRuntime();
+  const applied: bigint[] = [];
+  let registrations = 0;
+  let refuse = opts.refuse ?? 0;
+  bus.handlers.set(s.host(host, HostVerb.Register), () => {
+    if (refuse-- > 0) return encode(workerV1.RegisterHostReply, { error: 'not now', epoch: 0n, heartbeatIntervalMs: 0 });
+    registrations++;
+    return encode(workerV1.RegisterHostReply, { error: '', epoch: opts.epoch?.() ?? 1n, heartbeatIntervalMs: 20 });
+  });
+  bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
+    const req = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+    return encode(workerV1.DesiredState, { host, epoch: req.epoch, generation: 0n, containers: [] });
+  });
+  agent = new Agent({
+    nc: bus.connection(),
+    subjects: s,
+    host: { name: host, labels: {}, cpuMillis: 1000, memoryBytes: 1024, slots: 10, physicalNetworks: ['physnet1'] },
+    drivers: { switch: new FakeSwitch('br-hv1', host), runtime },
+    log,
+    timing: { retryMinMs: 5, retryMaxMs: 20, syncIntervalMs: 0, reconcileIntervalMs: 0 },
+    hooks: { onApplied: (generation) => void applied.push(generation) },
+  });
+  agent.start();
+  return { bus, runtime, applied, agent, registrations: () => registrations };
+}
+
+describe('Agent', () => {
+  it('retries a refused registration and then heartbeats with its epoch', async () => {
+    const { bus, registrations } = setup({ refuse: 2 });
+    await until('registered', () => registrations() === 1);
+    await until('heartbeats', () => bus.sent(HostVerb.Heartbeat, workerV1.Heartbeat).length >= 2);
+    expect(bus.sent(HostVerb.Heartbeat, workerV1.Heartbeat)[0]).toEqual({ host, epoch: 1n, appliedGeneration: 0n });
+  });
+
+  it('applies only the newest of the desired states that arrive while a pass runs', async () => {
+    const { bus, runtime, applied, agent } = setup();
+    await until('the first sync was applied', () => applied.length === 1);
+    runtime.hold();
+    const subject = s.host(host, HostVerb.Desired);
+    bus.deliver(subject, desired(1n, ['c-one']));
+    await until('the pass over generation 1 is under way', () => runtime.containers.has('c-one'));
+    bus.deliver(subject, desired(2n, ['c-two']));
+    bus.deliver(subject, desired(3n, ['c-three']));
+    bus.deliver(subject, desired(4n, ['c-four']));
+    runtime.release();
+    await until('generation 4 applied', () => applied.at(-1) === 4n);
+    await agent.settled();
+    expect(applied).toEqual([0n, 1n, 4n]);
+    expect([...runtime.containers.keys()]).toEqual(['c-four']);
+    expect(bus.sent(HostVerb.Status, workerV1.StatusReport).map((r) => r.appliedGeneration)).toEqual([0n, 1n, 4n]);
+  });
+
+  it('ignores stale generations, older epochs, other hosts and garbage, counting what it drops', async () => {
+    const { bus, applied, agent } = setup();
+    await until('the first sync was applied', () => applied.length === 1);
+    const subject = s.host(host, HostVerb.Desired);
+    bus.deliver(subject, desired(5n, ['c-five']));
+    await until('generation 5 applied', () => applied.at(-1) === 5n);
+    bus.deliver(subject, desired(5n, ['c-again']));
+    bus.deliver(subject, desired(3n, ['c-old']));
+    bus.deliver(subject, desired(9n, ['c-fenced'], 0n));
+    bus.deliver(subject, encode(workerV1.DesiredState, { host: 'hv2', epoch: 1n, generation: 9n, containers: [] }));
+    bus.deliver(subject, new Uint8Array([0xff, 0xff, 0xff]));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(applied).toEqual([0n, 5n]);
+    expect(agent.stats()).toMatchObject({ appliedGeneration: 5n, dropped: 2, containersRunning: 1 });
+  });
+
+  it('registers again and resyncs when a desired state carries a newer epoch', async () => {
+    let epoch = 1n;
+    const { bus, applied, registrations } = setup({ epoch: () => epoch });
+    await until('the first sync was applied', () => applied.length === 1);
+    epoch = 2n;
+    bus.deliver(s.host(host, HostVerb.Desired), desired(7n, ['c-seven'], 2n));
+    await until('registered again', () => registrations() === 2);
+    await until('heartbeats carry epoch 2', () => bus.sent(HostVerb.Heartbeat, workerV1.Heartbeat).at(-1)?.epoch === 2n);
+    // The sync after registering is applied, whatever generation the new epoch starts at.
+    await until('the resync was applied', () => applied.length === 2);
+  });
+
+  it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {
+    const { bus, applied } = setup();
+    await until('the first sync was applied', () => applied.length === 1);
+    const syncSubject = s.host(host, HostVerb.Sync);
+    const answer = bus.handlers.get(syncSubject);
+    bus.handlers.delete(syncSubject);
+    agent?.reconnected();
+    await new Promise((r) => setTimeout(r, 50));
+    bus.handlers.set(syncSubject, () => desired(3n, ['c-three']));
+    await until('the retried sync was applied', () => applied.at(-1) === 3n);
+    expect(answer).toBeDefined();
+  });
+});

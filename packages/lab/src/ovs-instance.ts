@@ -38,8 +38,12 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Starts the private OVS in `rundir` inside `netns` (no-op for daemons already running) and ensures `bridge`. */
-export async function startOvs(rundir: string, netns: string, bridge: string): Promise<void> {
+/**
+ * Starts the private OVS in `rundir` inside `netns` (no-op for daemons already running) and ensures
+ * `bridge`. With `vswitchd: false` only the database runs (a bare switch database, for benchmarks).
+ */
+export async function startOvs(rundir: string, netns: string, bridge: string, opts: { vswitchd?: boolean } = {}): Promise<void> {
+  const vswitchd = opts.vswitchd ?? true;
   await mkdir(rundir, { recursive: true });
   const env = { OVS_RUNDIR: rundir, OVS_LOGDIR: rundir, OVS_DBDIR: rundir };
   const db = join(rundir, 'conf.db');
@@ -50,18 +54,18 @@ export async function startOvs(rundir: string, netns: string, bridge: string): P
     await sh('ovsdb-server', [db, `--remote=punix:${join(rundir, 'db.sock')}`, ...common('ovsdb-server')], { netns, env, what: `start ovsdb-server in ${netns}` });
   }
   if (fresh) await sh('ovs-vsctl', ['--no-wait', 'init'], { env, what: `initialise ovs database in ${rundir}` });
-  if (!(await livePid(join(rundir, 'ovs-vswitchd.pid')))) {
+  if (vswitchd && !(await livePid(join(rundir, 'ovs-vswitchd.pid')))) {
     await sh('ovs-vswitchd', [`unix:${join(rundir, 'db.sock')}`, ...common('ovs-vswitchd')], { netns, env, what: `start ovs-vswitchd in ${netns}` });
   }
-  await sh('ovs-vsctl', ['--timeout=20', '--may-exist', 'add-br', bridge, '--', 'set', 'bridge', bridge, 'datapath_type=netdev'], {
+  await sh('ovs-vsctl', ['--timeout=20', ...(vswitchd ? [] : ['--no-wait']), '--may-exist', 'add-br', bridge, '--', 'set', 'bridge', bridge, 'datapath_type=netdev'], {
     env,
     what: `ensure bridge ${bridge} in ${netns}`,
   });
 }
 
 /** Stops the private OVS in `rundir` by the pids in its pid files; `signal` SIGKILL simulates power loss. */
-export async function stopOvs(rundir: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  for (const d of [...OVS_DAEMONS].reverse()) {
+export async function stopOvs(rundir: string, signal: NodeJS.Signals = 'SIGTERM', daemons: readonly (typeof OVS_DAEMONS)[number][] = OVS_DAEMONS): Promise<void> {
+  for (const d of [...daemons].reverse()) {
     const pid = await livePid(join(rundir, `${d}.pid`));
     if (pid) await killAndWait(pid, signal);
   }

@@ -54,3 +54,21 @@ export class DriverInputError extends Error {
     this.field = field;
   }
 }
+
+/** An OVSDB transaction failed (constraint violation, missing bridge, unreachable database). */
+export class OvsdbError extends Error {
+  override readonly name = 'OvsdbError';
+  /** The database socket, e.g. `unix:/run/openvswitch/db.sock`. */
+  readonly db: string;
+  /** OVSDB's error code (`constraint violation`, `timed out`) or `io` when the socket failed. */
+  readonly error: string;
+  readonly retryable: boolean;
+
+  constructor(f: { db: string; error: string; details?: string; what?: string; cause?: unknown }) {
+    super(`${f.what ? `${f.what}: ` : ''}ovsdb ${f.db}: ${f.error}${f.details ? `: ${f.details}` : ''}`, f.cause === undefined ? undefined : { cause: f.cause });
+    this.db = f.db;
+    this.error = f.error;
+    // Whether to retry is the control loop's call; this only says whether it could help.
+    this.retryable = f.error === 'io' || f.error === 'timed out';
+  }
+}

@@ -1,5 +1,5 @@
 /** @fjord/worker: host drivers and the command runner the worker reconciles through. */
-export { CommandError, DriverInputError, type CommandErrorFields } from './errors.js';
+export { CommandError, DriverInputError, OvsdbError, type CommandErrorFields } from './errors.js';
 export { run, wrapNetns, type Exec, type ExecOptions, type ExecResult } from './exec.js';
 export {
   ContainerState,
@@ -15,9 +15,22 @@ export {
   type SwitchDriver,
 } from './drivers/types.js';
 export { OvsSwitch, type OvsSwitchOptions } from './drivers/ovs.js';
-export { LxcRuntime, parseLxcInfo, parseLxcLs, toContainerState, type LxcRuntimeOptions } from './drivers/lxc.js';
+export { LxcRuntime, parseLxcInfo, parseLxcLs, vethPairOf, toContainerState, type LxcRuntimeOptions } from './drivers/lxc.js';
 export { PortAttach, renderBusyboxRcs, renderLxcConfig, shellQuote, type LxcConfigInput } from './drivers/lxc-config.js';
-export { checkIfName, checkVlan, planApplyPorts, planRemovePorts, parseListPorts, type PortPlan } from './drivers/ovs-plan.js';
+export {
+  OVSDB,
+  bridgeMutated,
+  checkIfName,
+  checkVlan,
+  listPortsTxn,
+  parseListPorts,
+  planApplyPorts,
+  removePortsTxn,
+  txnResults,
+  type PortPlan,
+  type PortRow,
+} from './drivers/ovs-plan.js';
+export { jsonEnd, ovsdbTransact, type OvsdbTransact } from './drivers/ovsdb-rpc.js';
 export { FakeRuntime, FakeSwitch, type FakeCall } from './drivers/fake.js';
 export { Agent, AGENT_VERSION, desiredFromWire, type AgentHooks, type AgentOptions, type AgentStats, type AgentTiming, type HostConfig, type HostDesiredState } from './agent.js';
 export { Reconciler, ReportedState, type ContainerReport, type ReconcileResult, type ReconcilerOptions } from './reconcile.js';

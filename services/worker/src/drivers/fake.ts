@@ -60,12 +60,12 @@ export class FakeSwitch implements SwitchDriver {
 
   async applyPorts(ports: readonly PortSpec[]): Promise<PortChanges> {
     this.calls.push({ method: 'applyPorts', args: [ports] });
-    const plan = planApplyPorts(this.bridge, this.owner, ports, await this.listPorts());
+    const plan = planApplyPorts(this.bridge, this.owner, ports, (await this.listPorts()).map((p) => ({ ...p, uuid: p.name })));
     for (const spec of ports) {
       if (plan.unchanged.includes(spec.name)) continue;
       this.ports.set(spec.name, { name: spec.name, vlan: spec.vlan, externalIds: wantedExternalIds(spec, this.owner) });
     }
-    if (plan.args.length > 0) this.transactions++;
+    if (plan.txn) this.transactions++;
     return { added: plan.added, updated: plan.updated, unchanged: plan.unchanged };
   }
 

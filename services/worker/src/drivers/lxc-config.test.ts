@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderBusyboxRcs, renderLxcConfig, shellQuote } from './lxc-config.js';
+import { vethPairOf } from './lxc.js';
 
 const network = { bridge: 'br-hv1', vlan: 101, vethPair: 'v-a1', ip: '10.20.0.11', prefix: 24, gateway: '10.20.0.1' };
 
@@ -76,5 +77,13 @@ describe('shellQuote()', () => {
     expect(shellQuote('/bin/httpd')).toBe('/bin/httpd');
     expect(shellQuote('')).toBe("''");
     expect(shellQuote('a b')).toBe("'a b'");
+  });
+});
+
+describe('vethPairOf()', () => {
+  it('reads the host-side veth name back from a rendered config', () => {
+    const text = renderLxcConfig({ name: 'a1', rootfs: '/r', network, attach: 'switch-driver' });
+    expect(vethPairOf(text)).toBe('v-a1');
+    expect(vethPairOf('lxc.uts.name = x\n')).toBeNull();
   });
 });

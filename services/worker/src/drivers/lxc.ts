@@ -36,6 +36,11 @@ export function toContainerState(lxcState: string): ContainerState {
   return ContainerState.Transitioning;
 }
 
+/** The host-side veth name in an LXC config (`lxc.net.0.veth.pair`), if set. */
+export function vethPairOf(config: string): string | null {
+  return /^lxc\.net\.0\.veth\.pair\s*=\s*(\S+)\s*$/m.exec(config)?.[1] ?? null;
+}
+
 /** Parses `lxc-info -s -p` output (`State: RUNNING`, `PID: 123`). */
 export function parseLxcInfo(stdout: string): { state: ContainerState; pid: number | null } {
   const state = /^State:\s*(\S+)/m.exec(stdout)?.[1] ?? '';
@@ -169,6 +174,10 @@ export class LxcRuntime implements ContainerRuntime {
       info = await this.info(name);
     }
     if (!info?.pid) throw new DriverInputError('name', `start container ${name}: not running after lxc-start`);
+    // ovs-vswitchd opens the host end as soon as it appears and sets it promiscuous from flags it
+    // read before LXC brought the link up, which can take it down again: make sure it is up.
+    const veth = vethPairOf(await readFile(join(this.dir(name), 'config'), 'utf8'));
+    if (veth) await this.exec('ip', ['link', 'set', 'dev', veth, 'up'], { netns: this.netns, what: `bring up ${veth} of container ${name}` });
     // The userspace datapath does not fill in checksums the kernel left to the NIC: TCP needs this.
     await this.exec('nsenter', ['-t', String(info.pid), '-n', 'ethtool', '-K', 'eth0', 'tx', 'off'], {
       what: `turn off tx checksum offload in container ${name}`,

@@ -66,6 +66,10 @@ export async function startSchedulerProcess(options: SchedulerProcessOptions): P
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Never leave a replica behind when the test or benchmark process ends abruptly.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  void exited.then(() => process.off('exit', reap));
   const deadline = Date.now() + 30_000;
   while (!output.includes('scheduler serving gRPC')) {
     if (child.exitCode !== null) throw new Error(`scheduler ${options.replicaId} exited (${child.exitCode}):\n${output}`);

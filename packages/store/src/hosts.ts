@@ -89,9 +89,10 @@ export async function recordAppliedGenerations(db: Kysely<Database>, applied: Re
 }
 
 /** Every host (or one), with usage summed from its containers, sorted by name. */
-export async function listHosts(db: Kysely<Database>, filter: { name?: string; state?: string } = {}): Promise<HostRecord[]> {
+export async function listHosts(db: Kysely<Database>, filter: { name?: string; names?: readonly string[]; state?: string } = {}): Promise<HostRecord[]> {
   const where = [sql`true`];
   if (filter.name !== undefined) where.push(sql`h.name = ${filter.name}`);
+  if (filter.names !== undefined) where.push(sql`h.name = ANY(${sql.val([...filter.names])}::text[])`);
   if (filter.state !== undefined) where.push(sql`h.state = ${filter.state}`);
   const { rows } = await sql<{
     name: string;
@@ -113,7 +114,9 @@ export async function listHosts(db: Kysely<Database>, filter: { name?: string; s
     FROM hosts h
     LEFT JOIN (
       SELECT host, sum(cpu_millis) AS used_cpu, sum(memory_bytes) AS used_memory, count(*) AS used_slots
-      FROM containers GROUP BY host
+      FROM containers
+      WHERE ${filter.names !== undefined ? sql`host = ANY(${sql.val([...filter.names])}::text[])` : filter.name !== undefined ? sql`host = ${filter.name}` : sql`true`}
+      GROUP BY host
     ) u ON u.host = h.name
     WHERE ${sql.join(where, sql` AND `)}
     ORDER BY h.name

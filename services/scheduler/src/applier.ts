@@ -49,11 +49,20 @@ interface PlaceJob {
   reject(err: unknown): void;
 }
 
+/** A host registering. */
+interface RegisterJob {
+  registration: HostRegistration;
+  resolve(epoch: number): void;
+  reject(err: unknown): void;
+}
+
 /** Another write, run alone. */
 interface OtherJob {
   run(): Promise<void>;
   fail(err: unknown): void;
 }
+
+type Job = PlaceJob | RegisterJob | OtherJob;
 
 type Network = Awaited<ReturnType<typeof findNetworks>> extends Map<string, infer N> ? N : never;
 
@@ -68,7 +77,7 @@ const MAX_GROUP = 2000;
  * bad request fails only itself. The fleet state changes only after a commit.
  */
 export class Applier {
-  private readonly queue: (PlaceJob | OtherJob)[] = [];
+  private readonly queue: Job[] = [];
   private running = false;
   private stopped = false;
   private idle: Promise<void> = Promise.resolve();
@@ -108,22 +117,36 @@ export class Applier {
     });
   }
 
-  /** Registers a host (or its new incarnation); resolves with its new epoch. */
+  /**
+   * Registers a host (or its new incarnation); resolves with its new epoch. Registrations that
+   * queue up together (a fleet starting, thousands of simulated hosts) commit in one transaction.
+   */
   registerHost(reg: HostRegistration): Promise<number> {
-    return this.exclusive(async () => {
-      const { epoch, isNew } = await this.transaction(async (trx) => {
-        const result = await registerHost(trx, reg);
+    return new Promise((resolve, reject) => this.enqueue({ registration: reg, resolve, reject }));
+  }
+
+  private async commitRegistrations(jobs: RegisterJob[]): Promise<void> {
+    // The newest registration of a host wins; every caller of it gets the same epoch.
+    const byHost = new Map<string, RegisterJob[]>();
+    for (const job of jobs) byHost.set(job.registration.name, [...(byHost.get(job.registration.name) ?? []), job]);
+    try {
+      const epochs = await this.transaction(async (trx) => {
+        const epochs = new Map<string, { epoch: number; isNew: boolean }>();
+        for (const [name, hostJobs] of byHost) epochs.set(name, await registerHost(trx, hostJobs.at(-1)!.registration));
         await recordChanges(
           trx,
-          [{ kind: 'host.registered', subject: reg.name, host: reg.name, message: `${result.isNew ? 'new host' : 'host re-registered'}, epoch ${result.epoch}` }],
-          [reg.name],
+          [...epochs].map(([name, r]) => ({ kind: 'host.registered', subject: name, host: name, message: `${r.isNew ? 'new host' : 'host re-registered'}, epoch ${r.epoch}` })),
+          [...epochs.keys()],
         );
-        return result;
+        return epochs;
       });
-      await this.refreshHosts([reg.name]);
-      this.log.info({ host: reg.name, epoch, isNew }, 'host registered');
-      return epoch;
-    });
+      await this.refreshHosts([...byHost.keys()]);
+      this.onCommit();
+      for (const [name, hostJobs] of byHost) for (const job of hostJobs) job.resolve(epochs.get(name)!.epoch);
+      this.log.info({ hosts: byHost.size, first: jobs[0]?.registration.name }, 'hosts registered');
+    } catch (err) {
+      for (const job of jobs) job.reject(err);
+    }
   }
 
   /** Changes a host's scheduling state (cordon, uncordon). */
@@ -139,7 +162,7 @@ export class Applier {
   }
 
   private async refreshHosts(names: string[]): Promise<void> {
-    const hosts = (await Promise.all(names.map((name) => listHosts(this.db, { name })))).flat();
+    const hosts = await listHosts(this.db, { names });
     this.state.snapshot = updateHosts(this.state.snapshot, hosts.map(toCoreHost));
   }
 
@@ -156,7 +179,7 @@ export class Applier {
     });
   }
 
-  private enqueue(job: PlaceJob | OtherJob): void {
+  private enqueue(job: Job): void {
     if (this.stopped) return failUnavailable(job);
     this.queue.push(job);
     if (!this.running) {
@@ -168,9 +191,15 @@ export class Applier {
   private async loop(): Promise<void> {
     while (this.queue.length > 0 && !this.stopped) {
       const first = this.queue[0]!;
-      if (!('specs' in first)) {
+      if ('run' in first) {
         this.queue.shift();
         await first.run();
+        continue;
+      }
+      if ('registration' in first) {
+        const registrations: RegisterJob[] = [];
+        while (registrations.length < MAX_GROUP && this.queue[0] && 'registration' in this.queue[0]) registrations.push(this.queue.shift() as RegisterJob);
+        await this.commitRegistrations(registrations);
         continue;
       }
       const group: PlaceJob[] = [];
@@ -334,10 +363,10 @@ export class Applier {
   }
 }
 
-function failUnavailable(job: PlaceJob | OtherJob): void {
+function failUnavailable(job: Job): void {
   const err = new UnavailableError('scheduler leader stepped down; retry');
-  if ('specs' in job) job.reject(err);
-  else job.fail(err);
+  if ('fail' in job) job.fail(err);
+  else job.reject(err);
 }
 
 function fieldOf(job: PlaceJob, index: number, field: string): string {

@@ -72,6 +72,7 @@ export class HostProtocol {
   private observed = new Map<string, ObservedUpdate>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private flushes = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -149,13 +150,20 @@ export class HostProtocol {
     }
   }
 
-  /** Writes what arrived since the last flush. */
-  private async flush(): Promise<void> {
-    const heartbeats = [...this.heartbeats];
-    const applied = this.applied;
+  /**
+   * Writes what arrived since the last flush: observed states every flush, heartbeat times and
+   * applied generations every 20th (they are for display; liveness is judged in memory).
+   */
+  private async flush(final = false): Promise<void> {
+    this.flushes++;
+    const persistLiveness = final || this.flushes % 20 === 0;
+    const heartbeats = persistLiveness ? [...this.heartbeats] : [];
+    const applied = persistLiveness ? this.applied : new Map<string, number>();
     const observed = [...this.observed.values()];
-    this.heartbeats = new Set();
-    this.applied = new Map();
+    if (persistLiveness) {
+      this.heartbeats = new Set();
+      this.applied = new Map();
+    }
     this.observed = new Map();
     try {
       await touchHeartbeats(this.db, heartbeats);
@@ -186,6 +194,6 @@ export class HostProtocol {
     clearInterval(this.timer);
     for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
     await this.flushing;
-    await this.flush();
+    await this.flush(true);
   }
 }

@@ -315,12 +315,13 @@ export class Agent {
           const msg = await this.nc.request(this.subjectOf.register, request, { timeout: this.timing.requestTimeoutMs });
           reply = decode(workerV1.RegisterHostReply, 'RegisterHostReply', this.subjectOf.register, msg.data);
         } catch (err) {
-          (attempt < 3 ? this.log.debug : this.log.warn).call(this.log, { err: errText(err), attempt }, `register ${this.host.name}: no answer; retrying`);
+          this.retryLog(attempt).call(this.log, { err: errText(err), attempt }, `register ${this.host.name}: no answer; retrying`);
           await this.sleep(this.backoff(attempt));
           continue;
         }
+        if (this.stopped) return;
         if (reply.error) {
-          this.log.warn({ attempt }, `register ${this.host.name}: refused: ${reply.error}`);
+          (attempt === 0 ? this.log.warn : this.retryLog(attempt)).call(this.log, { attempt }, `register ${this.host.name}: refused: ${reply.error}`);
           await this.sleep(this.backoff(attempt + 3));
           continue;
         }
@@ -330,6 +331,11 @@ export class Agent {
     } finally {
       this.registering = false;
     }
+  }
+
+  /** Warn on the 4th failed attempt and then about once a minute; debug otherwise (thousands of simulated hosts retry together). */
+  private retryLog(attempt: number): Logger['warn'] {
+    return attempt === 3 || (attempt > 3 && attempt % 12 === 3) ? this.log.warn : this.log.debug;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -419,7 +425,7 @@ export class Agent {
         (err: unknown) => {
           this.syncing = false;
           if (this.stopped) return;
-          (attempt < 3 ? this.log.debug : this.log.warn).call(this.log, { err: errText(err), reason, attempt }, `sync ${this.host.name}: no answer; retrying`);
+          this.retryLog(attempt).call(this.log, { err: errText(err), reason, attempt }, `sync ${this.host.name}: no answer; retrying`);
           this.syncRetry = setTimeout(() => {
             this.syncRetry = undefined;
             this.sync(reason, attempt + 1);

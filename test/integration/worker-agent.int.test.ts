@@ -246,11 +246,13 @@ describe('host simulator over real NATS', () => {
   const env = natsTestEnv();
   const s = subjects(env.prefix);
   let nc: NatsConnection;
+  let simNc: NatsConnection;
   let sched: ScriptedScheduler;
   let sim: Simulator;
 
   beforeAll(async () => {
     nc = await connect({ servers: env.url });
+    simNc = await connect({ servers: env.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
     sched = new ScriptedScheduler(nc, s);
     sched.start();
   });
@@ -259,10 +261,11 @@ describe('host simulator over real NATS', () => {
     await sim?.stop();
     sched?.stop();
     await nc?.close();
+    await simNc?.close();
   });
 
   it('registers 200 hosts that all heartbeat and run what they are given', async () => {
-    sim = await runSimulator({ natsUrl: env.url, prefix: env.prefix, hosts: 200, namePrefix: 'simt', heartbeatMs: 200, log });
+    sim = await runSimulator({ nc: simNc, prefix: env.prefix, hosts: 200, namePrefix: 'simt', heartbeatMs: 200, log });
     await sim.allRegistered;
     expect(sim.counters()).toMatchObject({ hosts: 200, registered: 200 });
     expect(sched.registrations).toBe(200);
@@ -280,5 +283,12 @@ describe('host simulator over real NATS', () => {
     expect(counters.desiredApplied).toBeLessThanOrEqual(400);
     expect(counters.dropped).toBe(0);
     await until('200 status reports for generation 1', () => sched.statuses.filter((st) => st.appliedGeneration === 1n).length === 200);
+  });
+
+  it('has every simulated host ask for its desired state again after its connection comes back', async () => {
+    const syncs = sched.syncs;
+    await simNc.reconnect();
+    await until('200 more syncs', () => sched.syncs >= syncs + 200);
+    expect(sim.counters().containersRunning).toBe(400);
   });
 });

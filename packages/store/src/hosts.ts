@@ -25,16 +25,23 @@ export interface HostRegistration {
 }
 
 /**
- * Registers a host or a new incarnation of it: a new host starts READY at epoch 1; a known one gets
- * epoch + 1 (fencing whatever the old incarnation still sends), its new labels and capacity, and
- * leaves DOWN for READY while keeping CORDONED/DRAINING/PATCHING. Bumps the desired generation so
- * the worker is sent its state under the new epoch.
+ * Registers hosts or new incarnations of them, in one statement: a new host starts READY at
+ * epoch 1; a known one gets epoch + 1 (fencing whatever the old incarnation still sends), its new
+ * labels and capacity, and leaves DOWN for READY while keeping CORDONED/DRAINING/PATCHING. Bumps
+ * the desired generation so the worker is sent its state under the new epoch. Names must be unique.
  */
-export async function registerHost(trx: Kysely<Database>, reg: HostRegistration): Promise<{ epoch: number; generation: number; isNew: boolean }> {
-  const row = await sql<{ epoch: string; desired_generation: string; inserted: boolean }>`
+export async function registerHosts(
+  trx: Kysely<Database>,
+  regs: readonly HostRegistration[],
+): Promise<Map<string, { epoch: number; generation: number; isNew: boolean }>> {
+  if (regs.length === 0) return new Map();
+  const { rows } = await sql<{ name: string; epoch: string; desired_generation: string; inserted: boolean }>`
     INSERT INTO hosts (name, labels, physical_networks, cpu_millis, memory_bytes, slots, state, epoch, desired_generation, last_heartbeat_at)
-    VALUES (${reg.name}, ${JSON.stringify(reg.labels)}::text::jsonb, ${sql.val(reg.physicalNetworks)}::text[], ${reg.capacity.cpuMillis},
-            ${reg.capacity.memoryBytes}, ${reg.capacity.slots}, 'READY', 1, 1, now())
+    SELECT r.name, r.labels::jsonb, ARRAY(SELECT jsonb_array_elements_text(r.physnets::jsonb)), r.cpu, r.memory, r.slots, 'READY', 1, 1, now()
+    FROM unnest(${sql.val(regs.map((r) => r.name))}::text[], ${sql.val(regs.map((r) => JSON.stringify(r.labels)))}::text[],
+                ${sql.val(regs.map((r) => JSON.stringify(r.physicalNetworks)))}::text[], ${sql.val(regs.map((r) => r.capacity.cpuMillis))}::int[],
+                ${sql.val(regs.map((r) => r.capacity.memoryBytes))}::bigint[], ${sql.val(regs.map((r) => r.capacity.slots))}::int[])
+         AS r(name, labels, physnets, cpu, memory, slots)
     ON CONFLICT (name) DO UPDATE SET
       labels = EXCLUDED.labels,
       physical_networks = EXCLUDED.physical_networks,
@@ -46,10 +53,9 @@ export async function registerHost(trx: Kysely<Database>, reg: HostRegistration)
       desired_generation = hosts.desired_generation + 1,
       last_heartbeat_at = now(),
       updated_at = now()
-    RETURNING epoch, desired_generation, (xmax = 0) AS inserted
+    RETURNING name, epoch, desired_generation, (xmax = 0) AS inserted
   `.execute(trx);
-  const r = row.rows[0]!;
-  return { epoch: Number(r.epoch), generation: Number(r.desired_generation), isNew: r.inserted };
+  return new Map(rows.map((r) => [r.name, { epoch: Number(r.epoch), generation: Number(r.desired_generation), isNew: r.inserted }]));
 }
 
 /** Bumps the desired generation of each host (its desired state changed); returns host → generation. */

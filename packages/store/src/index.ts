@@ -34,7 +34,7 @@ export { type NewEvent, type EventRecord, recordChanges, listEvents, eventsBySeq
 export {
   type HostRecord,
   type HostRegistration,
-  registerHost,
+  registerHosts,
   bumpGenerations,
   setHostState,
   touchHeartbeats,

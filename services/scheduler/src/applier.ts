@@ -29,7 +29,7 @@ import {
   insertContainers,
   listHosts,
   recordChanges,
-  registerHost,
+  registerHosts,
   setHostState,
   type ContainerRecord,
   type Database,
@@ -131,8 +131,10 @@ export class Applier {
     for (const job of jobs) byHost.set(job.registration.name, [...(byHost.get(job.registration.name) ?? []), job]);
     try {
       const epochs = await this.transaction(async (trx) => {
-        const epochs = new Map<string, { epoch: number; isNew: boolean }>();
-        for (const [name, hostJobs] of byHost) epochs.set(name, await registerHost(trx, hostJobs.at(-1)!.registration));
+        const epochs = await registerHosts(
+          trx,
+          [...byHost.values()].map((hostJobs) => hostJobs.at(-1)!.registration),
+        );
         await recordChanges(
           trx,
           [...epochs].map(([name, r]) => ({ kind: 'host.registered', subject: name, host: name, message: `${r.isNew ? 'new host' : 'host re-registered'}, epoch ${r.epoch}` })),

@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel, base: { service: 'scheduler', replica: config.replicaId } });
 
   const { db, close } = createDb(config.databaseUrl, { max: config.databasePoolSize, applicationName: 'fjord-scheduler' });
+  const lease = createDb(config.databaseUrl, { max: 2, applicationName: 'fjord-scheduler-lease' });
   await migrateToLatest(db);
   await syncPhysicalNetworks(db, config.physicalNetworks);
   await syncSubnetPools(db, config.subnetPools);
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
 
   const scheduler = await Scheduler.start({
     db,
+    leaseDb: lease.db,
     log,
     grpcListen: config.grpcListen,
     natsUrl: config.natsUrl,
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'scheduler stopping');
     await scheduler.stop();
     await close();
+    await lease.close();
     log.info('scheduler stopped');
     process.exit(0);
   };

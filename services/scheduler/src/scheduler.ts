@@ -15,6 +15,11 @@ import { WriteRouter } from './writes.js';
 /** What one scheduler replica needs to run. */
 export interface SchedulerOptions {
   db: Kysely<Database>;
+  /**
+   * A small pool of its own for the leader lease, so that renewals never queue behind the
+   * applier's work (default: `db`).
+   */
+  leaseDb?: Kysely<Database>;
   log: Logger;
   grpcListen: string;
   natsUrl: string;
@@ -70,7 +75,7 @@ export class Scheduler {
     const grpc = await startGrpcServer(options.grpcListen, { allocator: new Allocator(db), log, placement: { db, writes, nc, subjects } });
     let scheduler: Scheduler | undefined;
     const election = new LeaderElection(
-      db,
+      options.leaseDb ?? db,
       { holder: options.replicaId ?? `${hostname()}-${process.pid}`, ttlMs: options.leaseTtlMs, renewMs: options.leaseRenewMs },
       {
         elected: (lease) => scheduler!.lead(lease),

@@ -7,6 +7,7 @@ import { registerHostCommands } from './commands/hosts.js';
 import { registerIpCommands } from './commands/ips.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerNetworkCommands } from './commands/networks.js';
+import { registerSimCommand } from './commands/sim.js';
 import { registerWatchCommand } from './commands/watch.js';
 
 const program = new Command('fjordctl')
@@ -21,6 +22,7 @@ registerHostCommands(program);
 registerNetworkCommands(program);
 registerIpCommands(program);
 registerWatchCommand(program);
+registerSimCommand(program);
 registerMigrateCommand(program);
 
 /** Turns any failure into one line on stderr and a non-zero exit. */

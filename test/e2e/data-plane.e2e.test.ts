@@ -27,7 +27,9 @@ describe.skipIf(skipLab)('data plane on a 3-host lab', () => {
   const pid = new Map<string, number>();
   const mac = new Map<string, string>();
   const d = (p: Placement) => drivers.get(p.host)!;
-  const ping = (from: Placement, to: string) => inContainerNet(pid.get(from.name)!, 'ping', ['-c', '1', '-W', '2', to]);
+  // Reachable: one reply within 5 s. Unreachable: no reply to one echo within 2 s.
+  const ping = (from: Placement, to: string) => inContainerNet(pid.get(from.name)!, 'ping', ['-c', '1', '-w', '5', to]);
+  const pingOnce = (from: Placement, to: string) => inContainerNet(pid.get(from.name)!, 'ping', ['-c', '1', '-W', '2', to]);
   const curl = (from: Placement, to: string) => inContainerNet(pid.get(from.name)!, 'curl', ['-s', '-m', '3', `http://${to}/`]);
 
   beforeAll(async () => {
@@ -72,7 +74,7 @@ describe.skipIf(skipLab)('data plane on a 3-host lab', () => {
 
   it("does not let tenant B reach tenant A's addresses in the same subnet", async () => {
     const pairs = tenantB.flatMap((b) => tenantA.map((a) => [b, a] as const));
-    const results = await Promise.all(pairs.map(([b, a]) => ping(b, a.ip)));
+    const results = await Promise.all(pairs.map(([b, a]) => pingOnce(b, a.ip)));
     pairs.forEach(([b, a], i) => expect(results[i]!.exitCode, `${b.name} -> ${a.name}`).not.toBe(0));
     const r = await curl(tenantB[0]!, tenantA[1]!.ip);
     expect(r.exitCode).not.toBe(0);

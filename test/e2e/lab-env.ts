@@ -43,12 +43,23 @@ export interface Placement {
   ip: string;
 }
 
+/**
+ * A stable MAC for a container from its VLAN and address (locally administered), so that peers'
+ * neighbour caches stay right when the container restarts (a random MAC per start leaves them
+ * pointing at the old one until they expire).
+ */
+export function macFor(vlan: number, ip: string): string {
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  const [, , c = 0, d = 0] = ip.split('.').map(Number);
+  return ['02', hex(vlan >> 8), hex(vlan & 0xff), '00', hex(c), hex(d)].join(':');
+}
+
 /** The spec of a placed container: busybox serving `hello from <name>` over HTTP. */
 export function specOf(p: Placement, host: LabHost): ContainerSpec {
   return {
     name: p.name,
     template: 'busybox',
-    network: { bridge: host.bridge, vlan: p.vlan, vethPair: `v-${p.name}`, ip: p.ip, prefix: 24 },
+    network: { bridge: host.bridge, vlan: p.vlan, vethPair: `v-${p.name}`, ip: p.ip, prefix: 24, hwaddr: macFor(p.vlan, p.ip) },
     command: ['/bin/sh', '-c', 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www'],
   };
 }

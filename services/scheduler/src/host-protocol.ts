@@ -40,22 +40,39 @@ function hostMessage<T extends { host: string }>(
 
 /**
  * Answers sync requests on every replica (a queue group shares them): the host's whole desired
- * state, read from Postgres.
+ * state, read from Postgres. Requests arriving together (a fleet reconnecting) are answered from
+ * one read of all their hosts.
  */
 export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Subjects, log: Logger): Subscription {
+  let waiting: { host: string; msg: Msg }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const answer = () => {
+    const batch = waiting;
+    waiting = [];
+    timer = undefined;
+    buildDesiredStates(db, [...new Set(batch.map((b) => b.host))]).then(
+      (states) => {
+        for (const { host, msg } of batch) {
+          const state = states.get(host) ?? { host, epoch: 0n, generation: 0n, containers: [] };
+          msg.respond(encode(workerV1.DesiredState, state));
+        }
+      },
+      (error: unknown) => log.warn({ err: error, hosts: batch.length }, 'sync requests failed'),
+    );
+  };
   return nc.subscribe(subjects.anyHost(HostVerb.Sync), {
     queue: `${subjects.prefix}-scheduler-sync`,
     callback: (err, msg) => {
       if (err) return;
       const request = hostMessage(subjects, msg, workerV1.SyncRequest, 'SyncRequest', log);
       if (!request) return;
-      buildDesiredStates(db, [request.host]).then(
-        (states) => {
-          const state = states.get(request.host) ?? { host: request.host, epoch: 0n, generation: 0n, containers: [] };
-          msg.respond(encode(workerV1.DesiredState, state));
-        },
-        (error: unknown) => log.warn({ err: error, host: request.host }, 'sync request failed'),
-      );
+      waiting.push({ host: request.host, msg });
+      if (waiting.length >= 500) {
+        clearTimeout(timer);
+        answer();
+      } else {
+        timer ??= setTimeout(answer, 10);
+      }
     },
   });
 }

@@ -180,6 +180,9 @@ export async function benchPlacement(hosts = 5000): Promise<Record<string, numbe
       decision_p50_ms_10k_hosts: decision.decision_p50_ms_10k_hosts ?? 0,
       decision_p99_ms_10k_hosts: decision.decision_p99_ms_10k_hosts ?? 0,
     };
+  } catch (err) {
+    const tail = scheduler.output().trim().split('\n').slice(-30).join('\n');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\nscheduler's last log lines:\n${tail}`, { cause: err });
   } finally {
     await sim?.stop();
     await sim2?.stop();

@@ -22,7 +22,7 @@ export const SchedulerConfig = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('log level (env FJORD_LOG_LEVEL)'),
   subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('fjord').describe('first token of every NATS subject (env FJORD_SUBJECT_PREFIX)'),
   replicaId: z.string().min(1).optional().describe('this replica\'s name in the leader lease (default: hostname-pid)'),
-  leaseTtlMs: z.coerce.number().int().min(500).default(3000).describe('how long the leader lease lasts without renewal'),
+  leaseTtlMs: z.coerce.number().int().min(500).default(5000).describe('how long the leader lease lasts without renewal'),
   leaseRenewMs: z.coerce.number().int().min(100).default(1000).describe('how often the leader renews (and others try for) the lease'),
   heartbeatIntervalMs: z.coerce.number().int().min(100).default(1000).describe('heartbeat interval told to workers at registration'),
   databasePoolSize: z.number().int().min(1).max(200).default(20).describe('Postgres connections the scheduler keeps open'),

@@ -22,6 +22,7 @@ import {
   Allocator,
   bumpGenerations,
   checkLease,
+  FencedError,
   constraintName,
   deleteContainerRow,
   findContainers,
@@ -88,6 +89,8 @@ export class Applier {
     private readonly state: FleetState,
     private readonly onCommit: () => void,
     private readonly log: Logger,
+    /** Called when a write finds the lease gone: this replica must stop leading at once. */
+    private readonly onFenced: () => void = () => undefined,
   ) {}
 
   /** Places a batch (or one) of containers; resolves with them once durably committed. */
@@ -357,11 +360,23 @@ export class Applier {
     return { kind: 'plan', plan: result.plan };
   }
 
-  private transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(async (trx) => {
-      await checkLease(trx, SCHEDULER_LEASE, this.lease);
-      return fn(trx);
-    });
+  /**
+   * Runs `fn` in a transaction fenced by the lease. A fenced write was not applied, so the caller
+   * sees it as UNAVAILABLE (retry on the new leader), and this replica steps down.
+   */
+  private async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        await checkLease(trx, SCHEDULER_LEASE, this.lease);
+        return fn(trx);
+      });
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      this.log.warn({ epoch: this.lease.epoch }, 'write fenced: the lease is gone; stepping down');
+      this.stopped = true;
+      this.onFenced();
+      throw new UnavailableError('this scheduler lost the leader lease during the write; retry', { cause: err });
+    }
   }
 }
 

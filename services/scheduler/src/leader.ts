@@ -87,6 +87,11 @@ export class LeaderElection {
     });
   }
 
+  /** Steps down now (a write found the lease gone); campaigning goes on. */
+  relinquish(reason: string): void {
+    this.stepDown(reason);
+  }
+
   /** Stops campaigning; a held lease is released so another replica takes over at once. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -93,7 +93,7 @@ export class Scheduler {
     const { db, log } = this.options;
     const state = await FleetState.load(db);
     const relay = new OutboxRelay(db, this.nc, this.subjects, log);
-    const applier = new Applier(db, lease, state, () => relay.kick(), log);
+    const applier = new Applier(db, lease, state, () => relay.kick(), log, () => this.election.relinquish('a write was fenced'));
     const hosts = new HostProtocol(
       this.nc,
       db,

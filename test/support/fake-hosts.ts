@@ -34,7 +34,7 @@ export async function registerFakeHost(
       if (body.error) throw new Error(body.error);
       return Number(body.epoch);
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`register ${host}: ${err instanceof Error ? err.message : String(err)}`);
+      if (Date.now() > deadline) throw new Error(`register ${host}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -73,17 +73,19 @@ export class Scheduler {
     await ensureStreams(nc, subjects);
     const writes = new WriteRouter(nc, subjects, log);
     const grpc = await startGrpcServer(options.grpcListen, { allocator: new Allocator(db), log, placement: { db, writes, nc, subjects } });
-    let scheduler: Scheduler | undefined;
+    // The election calls back into the scheduler it is part of; `self` closes that loop.
+    const self: { scheduler?: Scheduler } = {};
     const election = new LeaderElection(
       options.leaseDb ?? db,
       { holder: options.replicaId ?? `${hostname()}-${process.pid}`, ttlMs: options.leaseTtlMs, renewMs: options.leaseRenewMs },
       {
-        elected: (lease) => scheduler!.lead(lease),
-        deposed: () => scheduler!.follow(),
+        elected: (lease) => self.scheduler!.lead(lease),
+        deposed: () => self.scheduler!.follow(),
       },
       log,
     );
-    scheduler = new Scheduler(options, nc, subjects, writes, grpc, election);
+    const scheduler = new Scheduler(options, nc, subjects, writes, grpc, election);
+    self.scheduler = scheduler;
     scheduler.sync = serveSync(nc, db, subjects, log);
     election.start();
     return scheduler;

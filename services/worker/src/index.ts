@@ -16,11 +16,12 @@ export {
 } from './drivers/types.js';
 export { OvsSwitch, type OvsSwitchOptions } from './drivers/ovs.js';
 export { LxcRuntime, parseLxcInfo, parseLxcLs, vethPairOf, toContainerState, type LxcRuntimeOptions } from './drivers/lxc.js';
-export { PortAttach, renderBusyboxRcs, renderLxcConfig, shellQuote, type LxcConfigInput } from './drivers/lxc-config.js';
+export { PortAttach, renderBusyboxRcs, renderLxcConfig, shellQuote, type LxcConfigInput, type LxcRootfs } from './drivers/lxc-config.js';
 export {
   OVSDB,
   bridgeMutated,
   checkIfName,
+  checkIpv4,
   checkVlan,
   listPortsTxn,
   parseListPorts,

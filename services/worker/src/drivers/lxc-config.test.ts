@@ -6,7 +6,7 @@ const network = { bridge: 'br-hv1', vlan: 101, vethPair: 'v-a1', ip: '10.20.0.11
 
 describe('renderLxcConfig()', () => {
   it('renders a container whose port the switch driver owns', () => {
-    expect(renderLxcConfig({ name: 'a1', rootfs: '/var/lib/fjord/lxc/a1/rootfs', network, attach: 'switch-driver' })).toBe(
+    expect(renderLxcConfig({ name: 'a1', rootfs: { kind: 'dir', path: '/var/lib/fjord/lxc/a1/rootfs' }, network, attach: 'switch-driver', txChecksumOff: true })).toBe(
       [
         '# Written by Fjord from the container spec; edits are overwritten.',
         'lxc.uts.name = a1',
@@ -28,6 +28,8 @@ describe('renderLxcConfig()', () => {
         'lxc.net.0.veth.pair = v-a1',
         'lxc.net.0.ipv4.address = 10.20.0.11/24',
         'lxc.net.0.ipv4.gateway = 10.20.0.1',
+        'lxc.hook.version = 1',
+        'lxc.hook.start-host = nsenter -t ${LXC_PID} -n ethtool -K eth0 tx off && ip link set dev v-a1 up',
         '',
       ].join('\n'),
     );
@@ -36,10 +38,12 @@ describe('renderLxcConfig()', () => {
   it('lets LXC plug the port into the OVS bridge with its tag when asked', () => {
     const text = renderLxcConfig({
       name: 'b1',
-      rootfs: '/r/b1/rootfs',
+      rootfs: { kind: 'overlay', lower: '/t/busybox/rootfs', upper: '/r/b1/delta' },
       network: { bridge: 'br-hv2', vlan: 102, vethPair: 'v-b1', ip: '10.20.0.21', prefix: 24, hwaddr: '02:00:00:00:00:21' },
       attach: 'lxc',
+      txChecksumOff: false,
     });
+    expect(text.split('\n')[2]).toBe('lxc.rootfs.path = overlay:/t/busybox/rootfs:/r/b1/delta');
     expect(text.split('\n').slice(15)).toEqual([
       'lxc.net.0.name = eth0',
       'lxc.net.0.flags = up',
@@ -48,6 +52,8 @@ describe('renderLxcConfig()', () => {
       'lxc.net.0.veth.vlan.id = 102',
       'lxc.net.0.hwaddr = 02:00:00:00:00:21',
       'lxc.net.0.ipv4.address = 10.20.0.21/24',
+      'lxc.hook.version = 1',
+      'lxc.hook.start-host = ip link set dev v-b1 up',
       '',
     ]);
   });
@@ -82,7 +88,7 @@ describe('shellQuote()', () => {
 
 describe('vethPairOf()', () => {
   it('reads the host-side veth name back from a rendered config', () => {
-    const text = renderLxcConfig({ name: 'a1', rootfs: '/r', network, attach: 'switch-driver' });
+    const text = renderLxcConfig({ name: 'a1', rootfs: { kind: 'dir', path: '/r' }, network, attach: 'switch-driver', txChecksumOff: true });
     expect(vethPairOf(text)).toBe('v-a1');
     expect(vethPairOf('lxc.uts.name = x\n')).toBeNull();
   });

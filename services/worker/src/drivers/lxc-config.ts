@@ -14,13 +14,24 @@ export const PortAttach = {
 /** Who plugs the container's veth into the OVS bridge. */
 export type PortAttach = (typeof PortAttach)[keyof typeof PortAttach];
 
+/** Where a container's root filesystem lives. */
+export type LxcRootfs =
+  /** A shared, read-only template tree under a per-container writable layer (no copy at create). */
+  | { kind: 'overlay'; lower: string; upper: string }
+  /** A private directory (a full copy of the template). */
+  | { kind: 'dir'; path: string };
+
 /** Everything the LXC config of one container depends on. */
 export interface LxcConfigInput {
   name: string;
-  /** Absolute path of the container's root filesystem directory. */
-  rootfs: string;
+  rootfs: LxcRootfs;
   network: ContainerNetwork;
   attach: PortAttach;
+  /**
+   * Turn TX checksum offload off inside the container at start (needed with OVS's userspace
+   * datapath, where TCP otherwise fails on bad checksums; costs CPU on a kernel datapath).
+   */
+  txChecksumOff: boolean;
 }
 
 /** Renders the complete LXC config of one container. */
@@ -29,7 +40,7 @@ export function renderLxcConfig(c: LxcConfigInput): string {
   const lines = [
     '# Written by Fjord from the container spec; edits are overwritten.',
     `lxc.uts.name = ${c.name}`,
-    `lxc.rootfs.path = dir:${c.rootfs}`,
+    c.rootfs.kind === 'overlay' ? `lxc.rootfs.path = overlay:${c.rootfs.lower}:${c.rootfs.upper}` : `lxc.rootfs.path = dir:${c.rootfs.path}`,
     'lxc.signal.halt = SIGUSR1',
     'lxc.signal.reboot = SIGTERM',
     'lxc.autodev = 1',
@@ -52,6 +63,13 @@ export function renderLxcConfig(c: LxcConfigInput): string {
   if (n.hwaddr) lines.push(`lxc.net.0.hwaddr = ${n.hwaddr}`);
   lines.push(`lxc.net.0.ipv4.address = ${n.ip}/${n.prefix}`);
   if (n.gateway) lines.push(`lxc.net.0.ipv4.gateway = ${n.gateway}`);
+  // Hooks run by lxc-start (through sh, in the host's namespace) before it reports the container
+  // running, so start needs no further commands: LXC_PID is the container's init.
+  // ovs-vswitchd may open the host end while it is still down and then set it promiscuous from
+  // those stale flags, taking it down again: bring it up once more after the switch has seen it.
+  // One hook line is one shell: process creation is the cost of a start.
+  const up = `ip link set dev ${n.vethPair} up`;
+  lines.push('lxc.hook.version = 1', `lxc.hook.start-host = ${c.txChecksumOff ? `nsenter -t \${LXC_PID} -n ethtool -K eth0 tx off && ${up}` : up}`);
   return lines.join('\n') + '\n';
 }
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DriverInputError } from '../errors.js';
 import { run, type Exec, type ExecOptions } from '../exec.js';
-import { PortAttach, renderBusyboxRcs, renderLxcConfig } from './lxc-config.js';
-import { checkIfName, checkVlan } from './ovs-plan.js';
+import { PortAttach, renderBusyboxRcs, renderLxcConfig, type LxcRootfs } from './lxc-config.js';
+import { checkIfName, checkIpv4, checkVlan } from './ovs-plan.js';
 import { ContainerState, type ContainerInfo, type ContainerRuntime, type ContainerSpec, type CreateOutcome } from './types.js';
 
 /** Where one host's containers live and how to reach its namespace. */
@@ -22,6 +22,13 @@ export interface LxcRuntimeOptions {
   templateCache?: string;
   /** Seconds a graceful stop may take before LXC kills the container (default 5). */
   stopTimeoutS?: number;
+  /**
+   * Root filesystems: `overlay` (default) layers a per-container directory over the shared template
+   * (create copies nothing); `copy` gives each container a full copy (for filesystems without overlay).
+   */
+  storage?: 'overlay' | 'copy';
+  /** Turn TX checksum offload off in each container at start (default true; see lxc-config.ts). */
+  txChecksumOff?: boolean;
   /** Command runner (default: {@link run}). */
   exec?: Exec;
 }
@@ -64,9 +71,10 @@ const templates = new Map<string, Promise<string>>();
 
 /**
  * {@link ContainerRuntime} over the `lxc-*` tools. A template's root filesystem is built once with
- * `lxc-create -t <template>` into the template cache and copied for each container (a busybox
- * `lxc-create` takes over a second; a copy takes milliseconds). The config is rendered by
- * {@link renderLxcConfig}; the busybox boot script by {@link renderBusyboxRcs}.
+ * `lxc-create -t <template>` into the template cache (a busybox `lxc-create` takes seconds); each
+ * container then gets an overlay over it (or a copy), its config from {@link renderLxcConfig} and
+ * its boot script from {@link renderBusyboxRcs}. `start` is a single `lxc-start`: the config's hooks
+ * turn TX checksum offload off and bring the host end of the veth up.
  */
 export class LxcRuntime implements ContainerRuntime {
   private readonly lxcPath: string;
@@ -75,6 +83,8 @@ export class LxcRuntime implements ContainerRuntime {
   private readonly attach: PortAttach;
   private readonly templateCache: string;
   private readonly stopTimeoutS: number;
+  private readonly storage: 'overlay' | 'copy';
+  private readonly txChecksumOff: boolean;
   private readonly exec: Exec;
 
   constructor(opts: LxcRuntimeOptions) {
@@ -84,6 +94,8 @@ export class LxcRuntime implements ContainerRuntime {
     this.env = opts.ovsRundir ? { OVS_RUNDIR: opts.ovsRundir } : undefined;
     this.templateCache = opts.templateCache ?? join(opts.lxcPath, '.fjord-templates');
     this.stopTimeoutS = opts.stopTimeoutS ?? 5;
+    this.storage = opts.storage ?? 'overlay';
+    this.txChecksumOff = opts.txChecksumOff ?? true;
     this.exec = opts.exec ?? run;
   }
 
@@ -134,25 +146,38 @@ export class LxcRuntime implements ContainerRuntime {
     const dir = this.dir(spec.name);
     checkIfName(spec.network.vethPair, 'network.vethPair');
     checkVlan(spec.network.vlan, 'network.vlan');
-    const rootfs = join(dir, 'rootfs');
-    const config = renderLxcConfig({ name: spec.name, rootfs, network: spec.network, attach: this.attach });
+    checkIpv4(spec.network.ip, 'network.ip');
+    if (spec.network.gateway !== undefined) checkIpv4(spec.network.gateway, 'network.gateway');
+    if (!Number.isInteger(spec.network.prefix) || spec.network.prefix < 1 || spec.network.prefix > 32) {
+      throw new DriverInputError('network.prefix', `bad prefix length ${spec.network.prefix}: want 1-32`);
+    }
+    if (spec.network.hwaddr !== undefined && !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(spec.network.hwaddr)) {
+      throw new DriverInputError('network.hwaddr', `bad MAC address ${JSON.stringify(spec.network.hwaddr)}`);
+    }
+    const base = await this.baseRootfs(spec.template);
+    const rootfs: LxcRootfs = this.storage === 'overlay' ? { kind: 'overlay', lower: base, upper: join(dir, 'delta') } : { kind: 'dir', path: join(dir, 'rootfs') };
+    const top = rootfs.kind === 'overlay' ? rootfs.upper : rootfs.path;
+    const config = renderLxcConfig({ name: spec.name, rootfs, network: spec.network, attach: this.attach, txChecksumOff: this.txChecksumOff });
     const configPath = join(dir, 'config');
-    const rcsPath = join(rootfs, RCS);
+    const rcsPath = join(top, RCS);
+    const baseRcs = () => readFile(join(base, RCS), 'utf8').catch(() => '#!/bin/sh\n');
     if (existsSync(configPath)) {
-      const [oldConfig, oldRcs] = await Promise.all([readFile(configPath, 'utf8'), readFile(rcsPath, 'utf8').catch(() => '')]);
-      const rcs = renderBusyboxRcs(oldRcs, spec.command);
+      const [oldConfig, oldRcs] = await Promise.all([readFile(configPath, 'utf8'), readFile(rcsPath, 'utf8').catch(() => null)]);
+      const rcs = renderBusyboxRcs(oldRcs ?? (await baseRcs()), spec.command);
       if (oldConfig === config && oldRcs === rcs) return 'unchanged';
+      await mkdir(dirname(rcsPath), { recursive: true });
       await writeFile(rcsPath, rcs, { mode: 0o755 });
       await writeFile(configPath, config);
       return 'updated';
     }
-    const base = await this.baseRootfs(spec.template);
     // A directory without a config is a create that died half-way: start over.
     await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    await this.exec('cp', ['-a', base, rootfs], { what: `copy ${spec.template} root filesystem for ${spec.name}` });
-    const rcs = renderBusyboxRcs(await readFile(rcsPath, 'utf8').catch(() => '#!/bin/sh\n'), spec.command);
-    await writeFile(rcsPath, rcs, { mode: 0o755 });
+    await mkdir(dirname(rcsPath), { recursive: true });
+    if (rootfs.kind === 'dir') {
+      await rm(rootfs.path, { recursive: true, force: true });
+      await this.exec('cp', ['-a', base, rootfs.path], { what: `copy ${spec.template} root filesystem for ${spec.name}` });
+    }
+    await writeFile(rcsPath, renderBusyboxRcs(await baseRcs(), spec.command), { mode: 0o755 });
     // The config appears last, atomically: its presence means the container exists.
     await writeFile(`${configPath}.tmp`, config);
     await rename(`${configPath}.tmp`, configPath);
@@ -167,21 +192,15 @@ export class LxcRuntime implements ContainerRuntime {
   }
 
   async start(name: string): Promise<void> {
-    let info = await this.info(name);
-    if (!info) throw new DriverInputError('name', `start container ${name}: no such container in ${this.lxcPath}`);
-    if (info.state !== ContainerState.Running) {
+    if (!existsSync(join(this.dir(name), 'config'))) throw new DriverInputError('name', `start container ${name}: no such container in ${this.lxcPath}`);
+    // One command on the usual path: the config's start-host hooks prepare the network before
+    // lxc-start returns. lxc-start also fails when the container already runs: that is done, too.
+    try {
       await this.lxc('lxc-start', name, ['-d'], `start container ${name}`);
-      info = await this.info(name);
+    } catch (e) {
+      if ((await this.info(name))?.state === ContainerState.Running) return;
+      throw e;
     }
-    if (!info?.pid) throw new DriverInputError('name', `start container ${name}: not running after lxc-start`);
-    // ovs-vswitchd opens the host end as soon as it appears and sets it promiscuous from flags it
-    // read before LXC brought the link up, which can take it down again: make sure it is up.
-    const veth = vethPairOf(await readFile(join(this.dir(name), 'config'), 'utf8'));
-    if (veth) await this.exec('ip', ['link', 'set', 'dev', veth, 'up'], { netns: this.netns, what: `bring up ${veth} of container ${name}` });
-    // The userspace datapath does not fill in checksums the kernel left to the NIC: TCP needs this.
-    await this.exec('nsenter', ['-t', String(info.pid), '-n', 'ethtool', '-K', 'eth0', 'tx', 'off'], {
-      what: `turn off tx checksum offload in container ${name}`,
-    });
   }
 
   async stop(name: string, opts: { force?: boolean } = {}): Promise<void> {

@@ -26,6 +26,14 @@ export function checkVlan(vlan: number, field = 'vlan'): void {
   if (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094) throw new DriverInputError(field, `bad vlan ${vlan}: want 1-4094`);
 }
 
+/** Throws {@link DriverInputError} unless `ip` is a dotted-quad IPv4 address. */
+export function checkIpv4(ip: string, field = 'ip'): void {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) {
+    throw new DriverInputError(field, `bad IPv4 address ${JSON.stringify(ip)}`);
+  }
+}
+
 /** The Open vSwitch database name. */
 export const OVSDB = 'Open_vSwitch';
 

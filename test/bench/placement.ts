@@ -5,7 +5,7 @@
  * recorded in Postgres — the whole pipeline.
  */
 import { readFileSync } from 'node:fs';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { pino } from 'pino';
@@ -80,13 +80,30 @@ export async function benchPlacement(hosts = 5000): Promise<Record<string, numbe
     const client = new placementV1.PlacementServiceClient(scheduler.address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': 64 * 2 ** 20,
     });
+    // Like any client, retry UNAVAILABLE (a leader change): placement is idempotent by name.
+    const retrying = async (call: () => Promise<void>) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await call();
+        } catch (err) {
+          if ((err as ServiceError).code !== status.UNAVAILABLE || attempt >= 20) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+    };
     const place = (tenant: string, name: string) =>
-      new Promise<void>((resolve, reject) =>
-        client.place({ container: spec(tenant, name), policy: 'spread' }, new Metadata(), {}, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+      retrying(
+        () =>
+          new Promise<void>((resolve, reject) =>
+            client.place({ container: spec(tenant, name), policy: 'spread' }, new Metadata(), {}, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+          ),
       );
     const placeBatch = (tenant: string, names: string[]) =>
-      new Promise<void>((resolve, reject) =>
-        client.placeBatch({ containers: names.map((n) => spec(tenant, n)), policy: 'spread' }, new Metadata(), {}, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+      retrying(
+        () =>
+          new Promise<void>((resolve, reject) =>
+            client.placeBatch({ containers: names.map((n) => spec(tenant, n)), policy: 'spread' }, new Metadata(), {}, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+          ),
       );
     let placed = 0;
 

@@ -61,12 +61,12 @@ export async function registerHosts(
 /** Bumps the desired generation of each host (its desired state changed); returns host → generation. */
 export async function bumpGenerations(trx: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, number>> {
   if (hosts.length === 0) return new Map();
-  const rows = await trx
-    .updateTable('hosts')
-    .set({ desired_generation: sql`desired_generation + 1`, updated_at: sql`now()` })
-    .where('name', 'in', [...hosts])
-    .returning(['name', 'desired_generation'])
-    .execute();
+  // Rows are locked in name order, as every multi-host update does, so two never deadlock.
+  const { rows } = await sql<{ name: string; desired_generation: string }>`
+    UPDATE hosts SET desired_generation = desired_generation + 1, updated_at = now()
+    WHERE name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[]) ORDER BY name FOR UPDATE)
+    RETURNING name, desired_generation
+  `.execute(trx);
   return new Map(rows.map((r) => [r.name, Number(r.desired_generation)]));
 }
 
@@ -79,7 +79,11 @@ export async function setHostState(trx: Kysely<Database>, name: string, state: H
 /** Records that these hosts were heard from now. */
 export async function touchHeartbeats(db: Kysely<Database>, hosts: readonly string[]): Promise<void> {
   if (hosts.length === 0) return;
-  await db.updateTable('hosts').set({ last_heartbeat_at: sql`now()` }).where('name', 'in', [...hosts]).execute();
+  // Liveness is for display: rows a decision holds right now are skipped, never waited for.
+  await sql`
+    UPDATE hosts SET last_heartbeat_at = now()
+    WHERE name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[]) ORDER BY name FOR UPDATE SKIP LOCKED)
+  `.execute(db);
 }
 
 /** Records the generation each host's worker last applied (never moving it backwards). */
@@ -91,6 +95,7 @@ export async function recordAppliedGenerations(db: Kysely<Database>, applied: Re
     UPDATE hosts SET applied_generation = GREATEST(hosts.applied_generation, v.generation)
     FROM unnest(${sql.val(names)}::text[], ${sql.val(generations)}::bigint[]) AS v(name, generation)
     WHERE hosts.name = v.name
+      AND hosts.name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val(names)}::text[]) ORDER BY name FOR UPDATE SKIP LOCKED)
   `.execute(db);
 }
 

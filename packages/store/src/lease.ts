@@ -43,15 +43,16 @@ export async function releaseLease(db: Kysely<Database>, name: string, lease: Le
 }
 
 /**
- * Fences a write: inside the writer's transaction, locks the lease row and checks it is still
- * `lease` and unexpired. A replica that lost the lease cannot commit; a takeover waits for the
- * fenced transaction to finish.
+ * Fences a write: called last in the writer's transaction, checks that the lease is still `lease`
+ * and will stay valid for at least `marginMs` more (by the database's clock at this instant). A
+ * takeover needs the lease to expire first, so the commit that follows within the margin cannot
+ * overlap a new leader. Takes no lock, so lease renewals never wait behind a long write.
  */
-export async function checkLease(trx: Kysely<Database>, name: string, lease: Lease): Promise<void> {
+export async function checkLease(trx: Kysely<Database>, name: string, lease: Lease, marginMs = 1000): Promise<void> {
   const row = await sql<{ epoch: string }>`
     SELECT epoch FROM leader_lease
-    WHERE name = ${name} AND holder = ${lease.holder} AND epoch = ${lease.epoch} AND expires_at > now()
-    FOR UPDATE
+    WHERE name = ${name} AND holder = ${lease.holder} AND epoch = ${lease.epoch}
+      AND expires_at > clock_timestamp() + ${marginMs} * interval '1 millisecond'
   `.execute(trx);
   if (row.rows.length === 0) throw new FencedError(lease);
 }

@@ -367,8 +367,9 @@ export class Applier {
   private async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction().execute(async (trx) => {
+        const result = await fn(trx);
         await checkLease(trx, SCHEDULER_LEASE, this.lease);
-        return fn(trx);
+        return result;
       });
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;

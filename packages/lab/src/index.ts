@@ -3,6 +3,7 @@ export {
   LAB_TOOLS,
   labClientJoin,
   labClientLeave,
+  labControlPlane,
   labDown,
   labExec,
   labGet,
@@ -14,6 +15,7 @@ export {
   labRegisterWorker,
   labStatus,
   labUp,
+  labWorkerConfig,
   type Lab,
   type LabHostStatus,
   type LabStatus,
@@ -21,6 +23,7 @@ export {
 } from './lab.js';
 export { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, clientNetns, hostNames, labDir, labLayout, type LabHost, type LabLayout, type LabRef, type LabTor } from './names.js';
 export { startOvs, stopOvs } from './ovs-instance.js';
+export { parseTarget, relayFiles, runRelay, type RelayConfig, type RelayPorts, type RelayRoute } from './relay.js';
 export { sh, type ShOptions, type ShResult } from './sh.js';
 export type { LabClient, LabState } from './state.js';
 export { LabCommandError, LabError } from './errors.js';

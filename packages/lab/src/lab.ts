@@ -8,12 +8,15 @@
  * a lab namespace. Teardown reads the state file and also sweeps namespaces by the `<lab>-` prefix,
  * so it works after a crash; processes are stopped only by the pids in the lab's own pid files.
  */
-import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LabError } from './errors.js';
 import { hostNames, labDir, labLayout, clientNetns, type LabHost, type LabLayout, type LabRef } from './names.js';
 import { isAlive, killAndWait, livePid, startOvs, stopOvs, vsctl } from './ovs-instance.js';
+import { parseTarget, relayFiles, type RelayPorts, type RelayRoute } from './relay.js';
 import { sh, type ShResult } from './sh.js';
 import { readState, writeState, type LabClient, type LabState } from './state.js';
 
@@ -21,6 +24,11 @@ import { readState, writeState, type LabClient, type LabState } from './state.js
 export interface LabUpOptions extends LabRef {
   /** Number of hosts (`hv1`..`hvN`) or their names (default 3). */
   hosts?: number | readonly string[];
+  /**
+   * Control-plane services workers reach through the lab's relay, so that `labPartition` can cut
+   * them off (e.g. `[{name: 'nats', target: '127.0.0.1:4222'}]`). See relay.ts.
+   */
+  controlPlane?: readonly RelayRoute[];
 }
 
 /** A running lab: its layout and state. */
@@ -117,8 +125,82 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   await startOvs(layout.tor.ovsRundir, layout.tor.netns, layout.tor.bridge);
   await Promise.all(layout.hosts.map((h) => upHost(layout, h)));
   state.killed = [];
+  if (opts.controlPlane && opts.controlPlane.length > 0) {
+    for (const r of opts.controlPlane) parseTarget(r.target);
+    state.controlPlane = opts.controlPlane.map((r) => ({ name: r.name, target: r.target }));
+  }
   await writeState(layout.stateFile, state);
+  if (state.controlPlane) await startRelay(layout.dir, hosts, state.controlPlane);
   return { ...layout, state };
+}
+
+/** Starts the lab's relay process (if not running) and waits until it listens. */
+async function startRelay(dir: string, hosts: string[], routes: RelayRoute[]): Promise<void> {
+  const f = relayFiles(dir);
+  if (await livePid(f.pid)) return;
+  await writeFile(f.config, JSON.stringify({ hosts, routes }, null, 2) + '\n');
+  await rm(f.ports, { force: true });
+  const main = fileURLToPath(new URL('./relay-main.ts', import.meta.url));
+  const log = openSync(f.log, 'a');
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), main, dir], { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log);
+  child.unref();
+  await writeFile(f.pid, `${child.pid}\n`);
+  for (let i = 0; i < 200 && !existsSync(f.ports); i++) {
+    if (!child.pid || !isAlive(child.pid)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!existsSync(f.ports)) throw new LabError(`start control-plane relay: not listening after 10 s (see ${f.log})`);
+}
+
+/** Tells the relay to re-read which hosts are cut off, and waits (up to 5 s) until it has. */
+async function signalRelay(dir: string): Promise<void> {
+  const f = relayFiles(dir);
+  const pid = await livePid(f.pid);
+  if (!pid) return;
+  const acks = async () => Number((await readFile(f.ack, 'utf8').catch(() => '0')).trim()) || 0;
+  const before = await acks();
+  process.kill(pid, 'SIGHUP');
+  for (let i = 0; i < 100 && (await acks()) <= before; i++) await new Promise((r) => setTimeout(r, 50));
+  if ((await acks()) <= before) throw new LabError(`control-plane relay (pid ${pid}) did not apply the change within 5 s (see ${f.log})`);
+}
+
+/**
+ * Where a host's worker reaches each control-plane service: route name → `127.0.0.1:<port>` on
+ * the relay (empty when the lab has no relay).
+ */
+export async function labControlPlane(ref: LabRef, host: string): Promise<Record<string, string>> {
+  const lab = await mustGet(ref);
+  mustHost(lab, host);
+  const file = relayFiles(lab.dir).ports;
+  if (!existsSync(file)) return {};
+  const ports = JSON.parse(await readFile(file, 'utf8')) as RelayPorts;
+  return Object.fromEntries(Object.entries(ports[host] ?? {}).map(([name, port]) => [name, `127.0.0.1:${port}`]));
+}
+
+/**
+ * A worker configuration for one lab host, in the shape services/worker's config file takes:
+ * real drivers pointed at the host's namespace, OVS and LXC path, and NATS through the relay
+ * (route `nats`) when the lab has one. Run the worker as an ordinary process with it, then
+ * `labRegisterWorker` its pid.
+ */
+export async function labWorkerConfig(ref: LabRef, host: string): Promise<Record<string, unknown>> {
+  const lab = await mustGet(ref);
+  const h = mustHost(lab, host);
+  const cp = await labControlPlane(ref, host);
+  return {
+    host: h.name,
+    ...(cp.nats ? { natsUrl: `nats://${cp.nats}` } : {}),
+    driver: {
+      kind: 'lxc-ovs',
+      bridge: h.bridge,
+      ovsRundir: h.ovsRundir,
+      datapathType: 'netdev',
+      lxcPath: h.lxcPath,
+      netns: h.netns,
+      templateCache: lab.templateCache,
+    },
+  };
 }
 
 /** Names of the containers in a host's LXC path (whatever their state). */
@@ -161,6 +243,8 @@ export async function labDown(ref: LabRef = {}): Promise<void> {
   const hosts = [...new Set([...(state?.hosts ?? []), ...fromDirs.filter((h) => h !== 'tor'), ...fromNs])].filter((h) => /^[a-z][a-z0-9]{0,9}$/.test(h));
   const layout = labLayout(ref, hosts.length > 0 ? hosts : ['hv1']);
   for (const pid of Object.values(state?.workers ?? {})) if (isAlive(pid)) await killAndWait(pid);
+  const relay = await livePid(relayFiles(dir).pid);
+  if (relay) await killAndWait(relay);
   await Promise.all(layout.hosts.map((h) => killContainers(h)));
   await Promise.all([...layout.hosts.map((h) => stopOvs(h.ovsRundir)), stopOvs(layout.tor.ovsRundir)]);
   for (const ns of namespaces) await sh('ip', ['netns', 'delete', ns], { okExitCodes: [1], what: `delete namespace ${ns}` });
@@ -186,6 +270,8 @@ export interface LabStatus {
   dir: string;
   up: boolean;
   tor: { netnsExists: boolean; ovsdbPid: number | null; vswitchdPid: number | null };
+  /** The control-plane relay's pid, or null when the lab has none running. */
+  relayPid: number | null;
   hosts: LabHostStatus[];
   clients: LabClient[];
 }
@@ -194,7 +280,7 @@ export interface LabStatus {
 export async function labStatus(ref: LabRef = {}): Promise<LabStatus> {
   const lab = await labGet(ref);
   const { name, dir } = labDir(ref);
-  if (!lab) return { name, dir, up: false, tor: { netnsExists: false, ovsdbPid: null, vswitchdPid: null }, hosts: [], clients: [] };
+  if (!lab) return { name, dir, up: false, tor: { netnsExists: false, ovsdbPid: null, vswitchdPid: null }, relayPid: null, hosts: [], clients: [] };
   const ns = new Set(await netnsList());
   const hosts = await Promise.all(
     lab.hosts.map(async (h): Promise<LabHostStatus> => {
@@ -231,6 +317,7 @@ export async function labStatus(ref: LabRef = {}): Promise<LabStatus> {
       ovsdbPid: await livePid(join(lab.tor.ovsRundir, 'ovsdb-server.pid')),
       vswitchdPid: await livePid(join(lab.tor.ovsRundir, 'ovs-vswitchd.pid')),
     },
+    relayPid: await livePid(relayFiles(lab.dir).pid),
     hosts,
     clients: lab.state.clients,
   };
@@ -258,18 +345,20 @@ export async function labKill(ref: LabRef, host: string): Promise<void> {
   await cutUplink(lab, h, false);
   if (!lab.state.killed.includes(host)) lab.state.killed.push(host);
   await writeState(lab.stateFile, lab.state);
+  await signalRelay(lab.dir);
 }
 
 /**
- * Cuts a host's control-plane connection while its data plane keeps running. For now this records
- * the partition in the state file (`labStatus` shows it, workers may poll it through
- * `labIsPartitioned`); see packages/lab/README.md for how worker traffic is cut once workers run.
+ * Cuts a host's control-plane connection while its data plane keeps running: the lab's relay (if
+ * the lab was brought up with `controlPlane`) drops the host's connections and refuses new ones.
+ * Recorded in the state file either way (`labStatus`, `labIsPartitioned`).
  */
 export async function labPartition(ref: LabRef, host: string): Promise<void> {
   const lab = await mustGet(ref);
   mustHost(lab, host);
   if (!lab.state.partitioned.includes(host)) lab.state.partitioned.push(host);
   await writeState(lab.stateFile, lab.state);
+  await signalRelay(lab.dir);
 }
 
 /** Whether a host's control-plane connection is cut (the hook a worker or relay consults). */
@@ -295,6 +384,7 @@ export async function labHeal(ref: LabRef, host?: string): Promise<void> {
   lab.state.killed = lab.state.killed.filter((n) => !names.has(n));
   lab.state.partitioned = lab.state.partitioned.filter((n) => !names.has(n));
   await writeState(lab.stateFile, lab.state);
+  await signalRelay(lab.dir);
 }
 
 /** Runs a command inside a host's namespace (`ip netns exec <lab>-<host> ...`). */

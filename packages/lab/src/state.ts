@@ -23,6 +23,8 @@ export interface LabState {
   /** Registered worker processes by host. */
   workers: Record<string, number>;
   clients: LabClient[];
+  /** Control-plane services reached through the lab's relay (see relay.ts); none when absent. */
+  controlPlane?: { name: string; target: string }[];
 }
 
 /** Reads the state file, or null when there is none (never made, or already torn down). */

@@ -4,7 +4,7 @@
  * in every container of one tenant see none of the other tenant's frames — both directions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, labUp, type Lab } from '@fjord/lab';
+import { labDown, labExec, labUp, type Lab } from '@fjord/lab';
 import { captureWhile, converge, driversFor, inContainerNet, macOf, pidOf, requireLab, skipLab, type HostDrivers, type Placement } from './lab-env.js';
 
 const LAB = { name: 'fjtdp' };
@@ -55,6 +55,8 @@ describe.skipIf(skipLab)('data plane on a 3-host lab', () => {
       expect((await hd.sw.listPorts()).map((p) => [p.name, p.vlan, p.externalIds['fjord-owner']])).toEqual(
         mine.map((p) => [`v-${p.name}`, p.vlan, hd.host.name]),
       );
+      const links = (await labExec(LAB, hd.host.name, 'ip', ['-br', 'link'])).stdout;
+      for (const p of mine) expect(links, `host end of ${p.name}'s veth`).toMatch(new RegExp(`^v-${p.name}@\\S+\\s+UP\\b`, 'm'));
     }
   });
 

@@ -16,7 +16,7 @@ export {
 } from './drivers/types.js';
 export { OvsSwitch, type OvsSwitchOptions } from './drivers/ovs.js';
 export { LxcRuntime, parseLxcInfo, parseLxcLs, vethPairOf, toContainerState, type LxcRuntimeOptions } from './drivers/lxc.js';
-export { PortAttach, renderBusyboxRcs, renderLxcConfig, shellQuote, type LxcConfigInput, type LxcRootfs } from './drivers/lxc-config.js';
+export { PortAttach, renderBusyboxRcs, renderLxcConfig, renderStartHostScript, shellQuote, type LxcConfigInput, type LxcRootfs, type StartHostScriptInput } from './drivers/lxc-config.js';
 export {
   OVSDB,
   bridgeMutated,

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { renderBusyboxRcs, renderLxcConfig, shellQuote } from './lxc-config.js';
+import { renderBusyboxRcs, renderLxcConfig, renderStartHostScript, shellQuote } from './lxc-config.js';
 import { vethPairOf } from './lxc.js';
 
 const network = { bridge: 'br-hv1', vlan: 101, vethPair: 'v-a1', ip: '10.20.0.11', prefix: 24, gateway: '10.20.0.1' };
 
 describe('renderLxcConfig()', () => {
   it('renders a container whose port the switch driver owns', () => {
-    expect(renderLxcConfig({ name: 'a1', rootfs: { kind: 'dir', path: '/var/lib/fjord/lxc/a1/rootfs' }, network, attach: 'switch-driver', txChecksumOff: true })).toBe(
+    expect(
+      renderLxcConfig({ name: 'a1', rootfs: { kind: 'dir', path: '/var/lib/fjord/lxc/a1/rootfs' }, network, attach: 'switch-driver', startHostScript: '/var/lib/fjord/lxc/a1/fjord-start-host.sh' }),
+    ).toBe(
       [
         '# Written by Fjord from the container spec; edits are overwritten.',
         'lxc.uts.name = a1',
@@ -29,7 +31,7 @@ describe('renderLxcConfig()', () => {
         'lxc.net.0.ipv4.address = 10.20.0.11/24',
         'lxc.net.0.ipv4.gateway = 10.20.0.1',
         'lxc.hook.version = 1',
-        'lxc.hook.start-host = nsenter -t ${LXC_PID} -n ethtool -K eth0 tx off && ip link set dev v-a1 up',
+        'lxc.hook.start-host = /var/lib/fjord/lxc/a1/fjord-start-host.sh',
         '',
       ].join('\n'),
     );
@@ -41,7 +43,7 @@ describe('renderLxcConfig()', () => {
       rootfs: { kind: 'overlay', lower: '/t/busybox/rootfs', upper: '/r/b1/delta' },
       network: { bridge: 'br-hv2', vlan: 102, vethPair: 'v-b1', ip: '10.20.0.21', prefix: 24, hwaddr: '02:00:00:00:00:21' },
       attach: 'lxc',
-      txChecksumOff: false,
+      startHostScript: '/r/b1/hook.sh',
     });
     expect(text.split('\n')[2]).toBe('lxc.rootfs.path = overlay:/t/busybox/rootfs:/r/b1/delta');
     expect(text.split('\n').slice(15)).toEqual([
@@ -53,7 +55,7 @@ describe('renderLxcConfig()', () => {
       'lxc.net.0.hwaddr = 02:00:00:00:00:21',
       'lxc.net.0.ipv4.address = 10.20.0.21/24',
       'lxc.hook.version = 1',
-      'lxc.hook.start-host = ip link set dev v-b1 up',
+      'lxc.hook.start-host = /r/b1/hook.sh',
       '',
     ]);
   });
@@ -88,8 +90,31 @@ describe('shellQuote()', () => {
 
 describe('vethPairOf()', () => {
   it('reads the host-side veth name back from a rendered config', () => {
-    const text = renderLxcConfig({ name: 'a1', rootfs: { kind: 'dir', path: '/r' }, network, attach: 'switch-driver', txChecksumOff: true });
+    const text = renderLxcConfig({ name: 'a1', rootfs: { kind: 'dir', path: '/r' }, network, attach: 'switch-driver', startHostScript: '/h.sh' });
     expect(vethPairOf(text)).toBe('v-a1');
     expect(vethPairOf('lxc.uts.name = x\n')).toBeNull();
+  });
+});
+
+describe('renderStartHostScript()', () => {
+  it('turns offload off, waits for the switch to attach the host end, then brings it up', () => {
+    expect(renderStartHostScript({ vethPair: 'v-a1', txChecksumOff: true, attachWaitCs: 200 })).toBe(
+      [
+        '#!/bin/sh',
+        '# Written by Fjord: prepares the container network before LXC reports it running.',
+        'set -e',
+        'nsenter -t "$LXC_PID" -n ethtool -K eth0 tx off >/dev/null',
+        'i=0',
+        'while [ "$i" -lt 200 ]; do',
+        '  flags=$(cat /sys/class/net/v-a1/flags 2>/dev/null || echo 0)',
+        '  [ $((flags & 0x100)) -ne 0 ] && break',
+        '  sleep 0.01',
+        '  i=$((i + 1))',
+        'done',
+        'ip link set dev v-a1 up',
+        '',
+      ].join('\n'),
+    );
+    expect(renderStartHostScript({ vethPair: 'v-b1', txChecksumOff: false, attachWaitCs: 5 })).not.toContain('ethtool');
   });
 });

@@ -27,11 +27,45 @@ export interface LxcConfigInput {
   rootfs: LxcRootfs;
   network: ContainerNetwork;
   attach: PortAttach;
+  /** Path of the script rendered by {@link renderStartHostScript}, run as the start-host hook. */
+  startHostScript: string;
+}
+
+/** What the start-host script does. */
+export interface StartHostScriptInput {
+  /** Host end of the container's veth. */
+  vethPair: string;
   /**
-   * Turn TX checksum offload off inside the container at start (needed with OVS's userspace
-   * datapath, where TCP otherwise fails on bad checksums; costs CPU on a kernel datapath).
+   * Turn TX checksum offload off inside the container (needed with OVS's userspace datapath, where
+   * TCP otherwise fails on bad checksums; costs CPU on a kernel datapath).
    */
   txChecksumOff: boolean;
+  /** How long to wait for the switch to attach the host end, in hundredths of a second. */
+  attachWaitCs: number;
+}
+
+/**
+ * Renders the start-host hook (run by `sh`, in the host's namespace, with `LXC_PID` the container's
+ * init): TX checksum offload off in the container, then the host end of the veth brought up once the
+ * switch has attached it. Why wait: ovs-vswitchd sets an attached port promiscuous from interface
+ * flags it cached when it opened the device, which can be from before LXC brought the link up; its
+ * write then takes the link down again. The promiscuous flag shows that write happened, so the link
+ * is brought up after it. Without a switch attaching the port the wait ends after `attachWaitCs`.
+ */
+export function renderStartHostScript(c: StartHostScriptInput): string {
+  const lines = ['#!/bin/sh', '# Written by Fjord: prepares the container network before LXC reports it running.', 'set -e'];
+  if (c.txChecksumOff) lines.push('nsenter -t "$LXC_PID" -n ethtool -K eth0 tx off >/dev/null');
+  lines.push(
+    'i=0',
+    `while [ "$i" -lt ${c.attachWaitCs} ]; do`,
+    `  flags=$(cat /sys/class/net/${c.vethPair}/flags 2>/dev/null || echo 0)`,
+    '  [ $((flags & 0x100)) -ne 0 ] && break',
+    '  sleep 0.01',
+    '  i=$((i + 1))',
+    'done',
+    `ip link set dev ${c.vethPair} up`,
+  );
+  return lines.join('\n') + '\n';
 }
 
 /** Renders the complete LXC config of one container. */
@@ -63,13 +97,9 @@ export function renderLxcConfig(c: LxcConfigInput): string {
   if (n.hwaddr) lines.push(`lxc.net.0.hwaddr = ${n.hwaddr}`);
   lines.push(`lxc.net.0.ipv4.address = ${n.ip}/${n.prefix}`);
   if (n.gateway) lines.push(`lxc.net.0.ipv4.gateway = ${n.gateway}`);
-  // Hooks run by lxc-start (through sh, in the host's namespace) before it reports the container
-  // running, so start needs no further commands: LXC_PID is the container's init.
-  // ovs-vswitchd may open the host end while it is still down and then set it promiscuous from
-  // those stale flags, taking it down again: bring it up once more after the switch has seen it.
-  // One hook line is one shell: process creation is the cost of a start.
-  const up = `ip link set dev ${n.vethPair} up`;
-  lines.push('lxc.hook.version = 1', `lxc.hook.start-host = ${c.txChecksumOff ? `nsenter -t \${LXC_PID} -n ethtool -K eth0 tx off && ${up}` : up}`);
+  // Run by lxc-start in the host's namespace before it reports the container running, so start
+  // needs no further commands (see renderStartHostScript).
+  lines.push('lxc.hook.version = 1', `lxc.hook.start-host = ${c.startHostScript}`);
   return lines.join('\n') + '\n';
 }
 

@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DriverInputError } from '../errors.js';
 import { run, type Exec, type ExecOptions } from '../exec.js';
-import { PortAttach, renderBusyboxRcs, renderLxcConfig, type LxcRootfs } from './lxc-config.js';
+import { PortAttach, renderBusyboxRcs, renderLxcConfig, renderStartHostScript, type LxcRootfs } from './lxc-config.js';
 import { checkIfName, checkIpv4, checkVlan } from './ovs-plan.js';
 import { ContainerState, type ContainerInfo, type ContainerRuntime, type ContainerSpec, type CreateOutcome } from './types.js';
 
@@ -27,7 +27,7 @@ export interface LxcRuntimeOptions {
    * (create copies nothing); `copy` gives each container a full copy (for filesystems without overlay).
    */
   storage?: 'overlay' | 'copy';
-  /** Turn TX checksum offload off in each container at start (default true; see lxc-config.ts). */
+  /** Turn TX checksum offload off in each container at start (default true; see renderStartHostScript). */
   txChecksumOff?: boolean;
   /** Command runner (default: {@link run}). */
   exec?: Exec;
@@ -35,6 +35,7 @@ export interface LxcRuntimeOptions {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const RCS = 'etc/init.d/rcS';
+const HOOK = 'fjord-start-host.sh';
 
 /** Maps an LXC state word to the domain's {@link ContainerState}. */
 export function toContainerState(lxcState: string): ContainerState {
@@ -73,8 +74,8 @@ const templates = new Map<string, Promise<string>>();
  * {@link ContainerRuntime} over the `lxc-*` tools. A template's root filesystem is built once with
  * `lxc-create -t <template>` into the template cache (a busybox `lxc-create` takes seconds); each
  * container then gets an overlay over it (or a copy), its config from {@link renderLxcConfig} and
- * its boot script from {@link renderBusyboxRcs}. `start` is a single `lxc-start`: the config's hooks
- * turn TX checksum offload off and bring the host end of the veth up.
+ * its boot script from {@link renderBusyboxRcs}. `start` is a single `lxc-start`: its start-host hook
+ * ({@link renderStartHostScript}) turns TX checksum offload off and brings the host veth up.
  */
 export class LxcRuntime implements ContainerRuntime {
   private readonly lxcPath: string;
@@ -157,16 +158,23 @@ export class LxcRuntime implements ContainerRuntime {
     const base = await this.baseRootfs(spec.template);
     const rootfs: LxcRootfs = this.storage === 'overlay' ? { kind: 'overlay', lower: base, upper: join(dir, 'delta') } : { kind: 'dir', path: join(dir, 'rootfs') };
     const top = rootfs.kind === 'overlay' ? rootfs.upper : rootfs.path;
-    const config = renderLxcConfig({ name: spec.name, rootfs, network: spec.network, attach: this.attach, txChecksumOff: this.txChecksumOff });
+    const hookPath = join(dir, HOOK);
+    const config = renderLxcConfig({ name: spec.name, rootfs, network: spec.network, attach: this.attach, startHostScript: hookPath });
+    const hook = renderStartHostScript({ vethPair: spec.network.vethPair, txChecksumOff: this.txChecksumOff, attachWaitCs: 200 });
     const configPath = join(dir, 'config');
     const rcsPath = join(top, RCS);
     const baseRcs = () => readFile(join(base, RCS), 'utf8').catch(() => '#!/bin/sh\n');
     if (existsSync(configPath)) {
-      const [oldConfig, oldRcs] = await Promise.all([readFile(configPath, 'utf8'), readFile(rcsPath, 'utf8').catch(() => null)]);
+      const [oldConfig, oldRcs, oldHook] = await Promise.all([
+        readFile(configPath, 'utf8'),
+        readFile(rcsPath, 'utf8').catch(() => null),
+        readFile(hookPath, 'utf8').catch(() => null),
+      ]);
       const rcs = renderBusyboxRcs(oldRcs ?? (await baseRcs()), spec.command);
-      if (oldConfig === config && oldRcs === rcs) return 'unchanged';
+      if (oldConfig === config && oldRcs === rcs && oldHook === hook) return 'unchanged';
       await mkdir(dirname(rcsPath), { recursive: true });
       await writeFile(rcsPath, rcs, { mode: 0o755 });
+      await writeFile(hookPath, hook, { mode: 0o755 });
       await writeFile(configPath, config);
       return 'updated';
     }
@@ -178,6 +186,7 @@ export class LxcRuntime implements ContainerRuntime {
       await this.exec('cp', ['-a', base, rootfs.path], { what: `copy ${spec.template} root filesystem for ${spec.name}` });
     }
     await writeFile(rcsPath, renderBusyboxRcs(await baseRcs(), spec.command), { mode: 0o755 });
+    await writeFile(hookPath, hook, { mode: 0o755 });
     // The config appears last, atomically: its presence means the container exists.
     await writeFile(`${configPath}.tmp`, config);
     await rename(`${configPath}.tmp`, configPath);

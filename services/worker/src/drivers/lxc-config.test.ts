@@ -106,7 +106,7 @@ describe('renderStartHostScript()', () => {
         'nsenter -t "$LXC_PID" -n ethtool -K eth0 tx off >/dev/null',
         'i=0',
         'while [ "$i" -lt 200 ]; do',
-        '  flags=$(cat /sys/class/net/v-a1/flags 2>/dev/null || echo 0)',
+        '  { read -r flags </sys/class/net/v-a1/flags; } 2>/dev/null || flags=0',
         '  [ $((flags & 0x100)) -ne 0 ] && break',
         '  sleep 0.01',
         '  i=$((i + 1))',

@@ -4,7 +4,7 @@
  * in every container of one tenant see none of the other tenant's frames — both directions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, labExec, labUp, type Lab } from '@fjord/lab';
+import { labClientJoin, labDown, labExec, labUp, sh, type Lab } from '@fjord/lab';
 import { captureWhile, converge, driversFor, inContainerNet, macOf, pidOf, requireLab, skipLab, type HostDrivers, type Placement } from './lab-env.js';
 
 const LAB = { name: 'fjtdp' };
@@ -81,6 +81,19 @@ describe.skipIf(skipLab)('data plane on a 3-host lab', () => {
     const r = await curl(tenantB[0]!, tenantA[1]!.ip);
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout).not.toContain('hello from a2');
+  });
+
+  it("lets a client on a tenant's VLAN reach that tenant's containers and no other's", async () => {
+    // Both clients use the same address, each in its own namespace: only the VLAN tells them apart.
+    const [ca, cb] = [await labClientJoin(LAB, A, '10.20.0.250/24'), await labClientJoin(LAB, B, '10.20.0.250/24')];
+    const get = (ns: string, ip: string) => sh('curl', ['-s', '-m', '3', `http://${ip}/`], { netns: ns, okExitCodes: [7, 28], what: `curl ${ip} from ${ns}` });
+    expect((await get(ca.netns, tenantA[2]!.ip)).stdout.trim()).toBe('hello from a3');
+    expect((await get(cb.netns, tenantB[0]!.ip)).stdout.trim()).toBe('hello from b1');
+    expect((await get(cb.netns, tenantA[2]!.ip)).exitCode).not.toBe(0);
+    // Running lab up again changes nothing and keeps the clients.
+    const again = await labUp({ ...LAB, hosts: 3 });
+    expect(again.state.clients.map((c) => c.vlan).sort()).toEqual([A, B]);
+    expect((await get(ca.netns, tenantA[0]!.ip)).stdout.trim()).toBe('hello from a1');
   });
 
   it("shows tenant B none of tenant A's frames while A talks, and vice versa", async () => {

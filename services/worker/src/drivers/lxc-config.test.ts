@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderBusyboxRcs, renderLxcConfig, renderStartHostScript, shellQuote } from './lxc-config.js';
-import { vethPairOf } from './lxc.js';
+import { parseLxcInfo, parseLxcLs, vethPairOf } from './lxc.js';
 
 const network = { bridge: 'br-hv1', vlan: 101, vethPair: 'v-a1', ip: '10.20.0.11', prefix: 24, gateway: '10.20.0.1' };
 
@@ -116,5 +116,19 @@ describe('renderStartHostScript()', () => {
       ].join('\n'),
     );
     expect(renderStartHostScript({ vethPair: 'v-b1', txChecksumOff: false, attachWaitCs: 5 })).not.toContain('ethtool');
+  });
+});
+
+describe('parseLxcLs() and parseLxcInfo()', () => {
+  it('reads names, states and pids', () => {
+    const out = 'NAME STATE   PID  \nb1   STOPPED -    \na1   RUNNING 4242 \nc1   STARTING -\n';
+    expect(parseLxcLs(out)).toEqual([
+      { name: 'a1', state: 'running', pid: 4242 },
+      { name: 'b1', state: 'stopped', pid: null },
+      { name: 'c1', state: 'transitioning', pid: null },
+    ]);
+    expect(parseLxcLs('')).toEqual([]);
+    expect(parseLxcInfo('State:          RUNNING\nPID:            16689\n')).toEqual({ state: 'running', pid: 16689 });
+    expect(parseLxcInfo('State:          STOPPED\n')).toEqual({ state: 'stopped', pid: null });
   });
 });

@@ -13,7 +13,10 @@ export interface PortSpec {
   name: string;
   /** Access VLAN tag, 1-4094. */
   vlan: number;
-  /** Extra `external_ids` to record on the port (e.g. `fjord-container`); the owner key is added. */
+  /**
+   * Extra `external_ids` to record on the port (e.g. `fjord-container`); the owner key is added.
+   * An owned port's whole `external_ids` map is Fjord's: an update replaces it.
+   */
   externalIds?: Readonly<Record<string, string>>;
 }
 

@@ -265,6 +265,10 @@ export class Allocator {
           `delete network ${tenant}/${name}: ${addresses} addresses and ${routerIds} router ids still allocated (release them or use force)`,
         );
       }
+      // addresses and address_blocks have no foreign key (see migration 0001): they go first, explicitly.
+      await sql`
+        WITH a AS (DELETE FROM addresses WHERE network_id = ${net.id})
+        DELETE FROM address_blocks WHERE network_id = ${net.id}`.execute(trx);
       await sql`DELETE FROM networks WHERE id = ${net.id}`.execute(trx);
       // Rows that left the configured range were kept only while this network held them.
       await sql`DELETE FROM vlans WHERE physical_network = ${net.physical_network} AND network_id IS NULL AND NOT in_range`.execute(trx);
@@ -449,14 +453,59 @@ export class Allocator {
     checkInt(count, 'count', 1, MAX_BATCH);
     const owner = options.owner === undefined ? '' : checkText(options.owner, 'owner');
     const key = options.idempotencyKey === undefined ? null : checkIdempotencyKey(options.idempotencyKey);
+    if (key === null && !this.db.isTransaction) {
+      // Usually one statement in autocommit serves the whole batch; the stepwise path is for when
+      // the lowest free blocks are locked by others or too fragmented.
+      const fast = await this.allocateBatchFast(tenant, network, count, owner, null);
+      if (fast) return fast;
+    }
     return inTransaction(this.db, async (trx) => {
       const alloc = new Allocator(trx);
       if (key !== null) {
         const prior = await alloc.claimKey(tenant, network, key, count);
         if (prior) return prior;
       }
-      return alloc.allocateBatch(tenant, network, count, owner, key);
+      return (await alloc.allocateBatchFast(tenant, network, count, owner, key)) ?? alloc.allocateBatch(tenant, network, count, owner, key);
     });
+  }
+
+  /**
+   * One statement: lock the lowest free blocks nobody holds (enough for `count` if they are mostly
+   * empty), and, only if their clear bits number at least `count`, insert the addresses and set the
+   * bits. Returns undefined (having written nothing) when those blocks were not enough.
+   */
+  private async allocateBatchFast(tenant: string, network: string, count: number, owner: string, key: string | null): Promise<Allocation[] | undefined> {
+    const blocks = Math.ceil(count / BLOCK) + 2;
+    const { rows } = await sql<{ cidr: string; host: number | null; created_at: Date | null }>`
+      WITH net AS MATERIALIZED (SELECT id, cidr FROM networks WHERE tenant = ${tenant} AND name = ${network}),
+      blk AS MATERIALIZED (
+        SELECT network_id, block_start, bitmap FROM address_blocks
+        WHERE network_id = (SELECT id FROM net) AND bitmap <> -1
+        ORDER BY block_start LIMIT ${blocks}::int FOR UPDATE SKIP LOCKED
+      ),
+      free AS MATERIALIZED (
+        SELECT blk.network_id, blk.block_start, g AS bit, row_number() OVER (ORDER BY blk.block_start, g) AS rn
+        FROM blk, generate_series(0, 31) g WHERE (blk.bitmap >> g) & 1 = 0
+      ),
+      pick AS MATERIALIZED (
+        SELECT network_id, block_start, bit FROM free
+        WHERE rn <= ${count}::int AND (SELECT count(*) FROM free) >= ${count}::int
+      ),
+      ins AS (
+        INSERT INTO addresses (network_id, host, block_start, owner, idempotency_key)
+        SELECT network_id, block_start + bit, block_start, ${owner}, ${key}::text FROM pick
+        RETURNING host, created_at
+      ),
+      upd AS (
+        UPDATE address_blocks b SET bitmap = b.bitmap | m.mask
+        FROM (SELECT network_id, block_start, bit_or(1 << bit) AS mask FROM pick GROUP BY network_id, block_start) m
+        WHERE b.network_id = m.network_id AND b.block_start = m.block_start
+      )
+      SELECT net.cidr, ins.host, ins.created_at FROM net LEFT JOIN ins ON true ORDER BY ins.host`.execute(this.db);
+    if (rows.length === 0) throw notFoundNetwork(tenant, network);
+    if (rows[0]!.host === null) return undefined;
+    const base = parseCidr(rows[0]!.cidr).network;
+    return rows.map((r) => ({ tenant, network, address: formatAddress(base + r.host!), owner, idempotencyKey: key, createdAt: r.created_at! }));
   }
 
   private async allocateBatch(tenant: string, network: string, count: number, owner: string, key: string | null): Promise<Allocation[]> {

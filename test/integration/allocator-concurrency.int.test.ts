@@ -1,5 +1,5 @@
-import { ExhaustedError } from '@fjord/core';
-import { Allocator, syncPhysicalNetworks } from '@fjord/store';
+import { AlreadyExistsError, ExhaustedError } from '@fjord/core';
+import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
 import { type TestDatabase, createTestDatabase, postgresAvailability } from '@fjord/testkit';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,5 +149,29 @@ describe.skipIf(!pg.ok)(`Allocator under contention${pg.ok ? '' : ` (skipped: ${
     );
     expect(new Set(vlans.map((n) => n.vlan)).size).toBe(32);
     console.log(`contention: ${ops} operations by ${WORKERS} workers, ${exhausted} exhausted`);
+  });
+  it('gives concurrent pool-carved creates distinct vlans and subnets, one per name', async () => {
+    await syncPhysicalNetworks(env.db, [{ name: 'carve', vlanRanges: '1000-1039' }]);
+    await syncSubnetPools(env.db, [{ name: 'carve', cidr: '10.64.0.0/24', prefixLength: 28 }]); // 16 subnets
+    // 24 creates for 20 names (4 twice) on 40 vlans and 16 subnets: exactly 16 succeed.
+    const names = Array.from({ length: 24 }, (_, i) => `carve-${i % 20}`);
+    const settled = await Promise.allSettled(
+      names.map((name) => alloc.createNetwork({ tenant: 'cc', name, physicalNetwork: 'carve', subnetPool: 'carve' })),
+    );
+    const made = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    expect(made).toHaveLength(16);
+    expect(new Set(made.map((n) => n.vlan)).size).toBe(16);
+    expect(new Set(made.map((n) => n.cidr)).size).toBe(16);
+    expect(new Set(made.map((n) => n.name)).size).toBe(16);
+    expect(failed.every((e) => e instanceof AlreadyExistsError || e instanceof ExhaustedError)).toBe(true);
+    const { rows } = await sql<{ vlans: number; subnets: number; blocks: number }>`
+      SELECT (SELECT count(*)::int FROM vlans WHERE physical_network = 'carve' AND network_id IS NOT NULL) AS vlans,
+             (SELECT count(*)::int FROM pool_subnets WHERE subnet_pool = 'carve' AND network_id IS NOT NULL) AS subnets,
+             (SELECT count(*)::int FROM address_blocks b JOIN networks n ON n.id = b.network_id WHERE n.physical_network = 'carve') AS blocks`.execute(env.db);
+    expect(rows[0]).toEqual({ vlans: 16, subnets: 16, blocks: 16 });
+    const one = await alloc.allocateAddresses('cc', made[0]!.name, 13);
+    expect(one).toHaveLength(13);
+    await expect(alloc.allocateAddress('cc', made[0]!.name)).rejects.toBeInstanceOf(ExhaustedError);
   });
 });

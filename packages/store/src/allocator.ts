@@ -45,7 +45,7 @@ import {
   reservedReason,
 } from '@fjord/core';
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { CombinedNetworkMissing, type CombinedResult, combinedAllocate } from './combiner.js';
+import { CombinedNetworkMissing, type CombinedResult, combinedAllocate, combinedCreate } from './combiner.js';
 import type { Database } from './schema.js';
 import { RetryTransactionError, inTransaction } from './tx.js';
 import type {
@@ -127,6 +127,13 @@ export class Allocator {
     }
 
     const id = randomUUID();
+    if (pool !== undefined && vlan === undefined && !this.db.isTransaction) {
+      // Concurrent creates of this kind share one statement and one commit (combiner.ts).
+      const r = await combinedCreate(this.db, physnet, pool, req.prefixLength, { id, tenant, name });
+      if (r) {
+        return toNetwork({ id, tenant, name, physical_network: physnet, vlan: r.vlan, cidr: r.cidr, subnet_pool: pool, capacity: r.capacity, created_at: r.createdAt, allocated: 0 });
+      }
+    }
     const vlanPick =
       vlan === undefined
         ? sql`SELECT vlan FROM vlans WHERE physical_network = ${physnet} AND network_id IS NULL AND in_range

@@ -21,7 +21,9 @@ node -e '
   for (const f of process.argv.slice(1)) {
     if (!fs.existsSync(f)) { failed++; console.error(`missing report ${f}: a test run crashed`); continue; }
     const r = JSON.parse(fs.readFileSync(f, "utf8"));
-    passed += r.numPassedTests; failed += r.numFailedTests + (r.numFailedTestSuites || 0);
+    // A file that failed without running its tests (an import error, say) counts as one failure.
+    const brokenFiles = r.testResults.filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
+    passed += r.numPassedTests; failed += r.numFailedTests + brokenFiles;
     skipped += r.numPendingTests + r.numTodoTests;
   }
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -14,7 +14,7 @@ async function benchAllocatorGrpc(): Promise<Record<string, number>> {
     await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-3999', reservedVlans: [] }]);
     await syncSubnetPools(env.db, [{ name: 'default', cidr: '10.96.0.0/12', prefixLength: 24 }]);
     const allocator = new Allocator(env.db);
-    await allocator.createNetwork({ tenant: 'bench', name: 'grpc', physicalNetwork: 'physnet1', cidr: '10.0.0.0/14' });
+    await allocator.createNetwork({ tenant: 'bench', name: 'grpc', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
     const server = await startGrpcServer('127.0.0.1:0', { allocator, log: pino({ level: 'silent' }) });
     const client = new networkV1.NetworkServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
     const allocate = () =>

@@ -13,9 +13,12 @@
  *   has one `address_blocks` row per 32 addresses holding a bitmap of what is taken. Allocating locks
  *   the lowest non-full block with `SKIP LOCKED`, picks its lowest clear bit, inserts the address
  *   and sets the bit, all in one statement. Sixteen concurrent allocators therefore work on sixteen
- *   different blocks; none waits unless every free block is locked, in which case the statement is
- *   repeated once without `SKIP LOCKED` (it then waits for a block, re-checks it, and moves on if it
- *   filled up). There is no per-network counter row: `allocated` is counted when read.
+ *   different blocks. None ever waits for a block lock: when every free block is locked by someone
+ *   else the statement backs off a few milliseconds and looks again (a waiting locking scan would
+ *   keep the rows it skipped after re-checking them, and two such scans can deadlock); after about
+ *   five seconds of that it gives up with UnavailableError. A batch that needs more blocks than it
+ *   can take gives back what it holds and is retried. There is no per-network counter row:
+ *   `allocated` is counted when read.
  * - Lock order is always block, then address rows, so a release (which locks the block first) and
  *   an allocation of a specific address cannot deadlock.
  * - Outside a caller's transaction, concurrent single allocations on one network are group-committed
@@ -36,6 +39,7 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  UnavailableError,
   checkVlan,
   formatAddress,
   formatCidr,
@@ -356,13 +360,13 @@ export class Allocator {
   }
 
   private async allocateNext(tenant: string, network: string, owner: string, key: string | null): Promise<Allocation> {
-    for (const skipLocked of [true, false]) {
-      const { rows } = await sql<{ cidr: string; host: number | null; created_at: Date | null }>`
+    for (let attempt = 1; ; attempt++) {
+      const { rows } = await sql<{ cidr: string; host: number | null; created_at: Date | null; free_blocks: number }>`
         WITH net AS MATERIALIZED (SELECT id, cidr FROM networks WHERE tenant = ${tenant} AND name = ${network}),
         blk AS MATERIALIZED (
           SELECT network_id, block_start, bitmap FROM address_blocks
           WHERE network_id = (SELECT id FROM net) AND bitmap <> -1
-          ORDER BY block_start LIMIT 1 FOR UPDATE ${skipLocked ? sql`SKIP LOCKED` : sql``}
+          ORDER BY block_start LIMIT 1 FOR UPDATE SKIP LOCKED
         ),
         pick AS MATERIALIZED (
           SELECT network_id, block_start,
@@ -378,14 +382,17 @@ export class Allocator {
           UPDATE address_blocks b SET bitmap = b.bitmap | (1 << pick.bit)
           FROM pick WHERE b.network_id = pick.network_id AND b.block_start = pick.block_start
         )
-        SELECT net.cidr, ins.host, ins.created_at FROM net LEFT JOIN ins ON true`.execute(this.db);
+        SELECT net.cidr, ins.host, ins.created_at,
+          (SELECT count(*)::int FROM address_blocks WHERE network_id = net.id AND bitmap <> -1) AS free_blocks
+        FROM net LEFT JOIN ins ON true`.execute(this.db);
       const row = rows[0];
       if (!row) throw notFoundNetwork(tenant, network);
       if (row.host !== null) {
         return { tenant, network, address: hostAddress(row.cidr, row.host), owner, idempotencyKey: key, createdAt: row.created_at! };
       }
+      if (row.free_blocks === 0) throw await this.exhausted(tenant, network, 1);
+      await backOffFromLockedBlocks(tenant, network, attempt);
     }
-    throw await this.exhausted(tenant, network, 1);
   }
 
   private async allocateRequested(tenant: string, network: string, address: number, owner: string, key: string | null): Promise<Allocation> {
@@ -472,8 +479,20 @@ export class Allocator {
         const prior = await alloc.claimKey(tenant, network, key, count);
         if (prior) return prior;
       }
-      return (await alloc.allocateBatchFast(tenant, network, count, owner, key)) ?? alloc.allocateBatch(tenant, network, count, owner, key);
+      return (await alloc.allocateBatchFastOrRelease(tenant, network, count, owner, key)) ?? alloc.allocateBatch(tenant, network, count, owner, key);
     });
+  }
+
+  /**
+   * {@link allocateBatchFast} inside a transaction. A fast attempt that falls short must not keep
+   * the blocks it locked: {@link allocateBatch} must know every block it holds, since it gives them
+   * all back rather than wait for more.
+   */
+  private async allocateBatchFastOrRelease(tenant: string, network: string, count: number, owner: string, key: string | null): Promise<Allocation[] | undefined> {
+    await sql`SAVEPOINT batch_fast`.execute(this.db);
+    const fast = await this.allocateBatchFast(tenant, network, count, owner, key);
+    await sql.raw(fast ? 'RELEASE SAVEPOINT batch_fast' : 'ROLLBACK TO SAVEPOINT batch_fast').execute(this.db);
+    return fast;
   }
 
   /**
@@ -520,6 +539,7 @@ export class Allocator {
     const hosts: number[] = [];
     const held: number[] = [];
     const masks = new Map<number, number>();
+    let waits = 0;
     const take = (blocks: { block_start: number; bitmap: number }[]): void => {
       for (const b of blocks) {
         held.push(b.block_start);
@@ -543,23 +563,17 @@ export class Allocator {
         take(rows);
         continue;
       }
-      // Every free block not ours is locked by someone else, or there is none. Waiting while we hold
-      // blocks could deadlock, so we wait only for a block above every block we hold: lock waits
-      // then always go up in block order and cannot form a cycle.
-      const above = held.length === 0 ? -1 : Math.max(...held);
-      const { rows: waited } = await sql<{ block_start: number; bitmap: number }>`
-        SELECT block_start, bitmap FROM address_blocks
-        WHERE network_id = ${net.id} AND bitmap <> -1 AND block_start > ${above}::int AND block_start <> ALL(${held}::int[])
-        ORDER BY block_start LIMIT 1 FOR UPDATE`.execute(this.db);
-      if (waited.length === 0) {
-        if (held.length === 0) throw await this.exhausted(tenant, network, count);
-        const { rows: rest } = await sql<{ n: number }>`
-          SELECT count(*)::int AS n FROM address_blocks
-          WHERE network_id = ${net.id} AND bitmap <> -1 AND block_start <> ALL(${held}::int[])`.execute(this.db);
-        if (rest[0]!.n === 0) throw await this.exhausted(tenant, network, count);
+      // Every free block not ours is locked by someone else, or there is none. Holding blocks while
+      // waiting for others could deadlock, so a batch that holds some gives them back and is retried;
+      // one that holds none backs off and looks again.
+      const { rows: rest } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM address_blocks
+        WHERE network_id = ${net.id} AND bitmap <> -1 AND block_start <> ALL(${held}::int[])`.execute(this.db);
+      if (rest[0]!.n === 0) throw await this.exhausted(tenant, network, count);
+      if (held.length > 0) {
         throw new RetryTransactionError(`allocate ${count} addresses in network ${tenant}/${network}: free blocks are held by concurrent allocations`);
       }
-      take(waited);
+      await backOffFromLockedBlocks(tenant, network, ++waits);
     }
     const starts = [...masks.keys()];
     const { rows } = await sql<{ host: number; created_at: Date }>`
@@ -696,6 +710,22 @@ export class Allocator {
     const free = net.capacity - net.allocated;
     return new ExhaustedError(pool, `${pool} exhausted: ${wanted} wanted, ${free} of ${net.capacity} free`);
   }
+}
+
+/** How often an allocation looks for a free block nobody has locked before giving up (about 5 s). */
+const MAX_LOCKED_BLOCK_WAITS = 250;
+
+/**
+ * Sleeps a little before looking again for a free block that no concurrent statement holds. Scans
+ * for free blocks never wait on a lock: a locking scan keeps the rows it re-checked and skipped, so
+ * two waiting scans could hold what the other wants.
+ */
+async function backOffFromLockedBlocks(tenant: string, network: string, attempt: number): Promise<void> {
+  const delay = Math.min(attempt, 20) * (0.5 + Math.random());
+  if (attempt > MAX_LOCKED_BLOCK_WAITS) {
+    throw new UnavailableError(`network ${tenant}/${network}: every free address block stayed locked by concurrent allocations; retry`);
+  }
+  await new Promise((resolve) => setTimeout(resolve, delay));
 }
 
 function toNetwork(r: NetworkRow): Network {

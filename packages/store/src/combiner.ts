@@ -191,7 +191,7 @@ async function createMany(
       FROM unnest(${reqs.map((r) => r.id)}::uuid[], ${reqs.map((r) => r.tenant)}::text[], ${reqs.map((r) => r.name)}::text[])
         WITH ORDINALITY AS r(id, tenant, name, rn)
       JOIN vc ON vc.rn = r.rn JOIN sc ON sc.rn = r.rn
-      ORDER BY r.rn
+      ORDER BY r.tenant, r.name -- one insert order for all statements, so two never wait on each other's names
       ON CONFLICT (tenant, name) DO NOTHING
       RETURNING id, vlan, cidr, capacity, created_at, (1 << (32 - masklen(cidr))) AS size
     ),

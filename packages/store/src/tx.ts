@@ -35,7 +35,7 @@ export async function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Da
     } catch (err) {
       const retry = err instanceof RetryTransactionError || RETRYABLE.has(sqlState(err) ?? '');
       if (attempt >= 20 || !retry) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * attempt));
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
     }
   }
 }

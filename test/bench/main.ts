@@ -33,6 +33,10 @@ const scenarios: Record<string, Scenario> = {
     summary: 'programming OVS ports in batches as the port count grows (--ports N, default 2000; root)',
     run: async (o) => (await import('./ovs.js')).benchOvs(numberOption(o.ports, 2000)),
   },
+  'lab-start': {
+    summary: 'containers placed and running with networking per second on a 3-host lab (--containers N, default 100; root)',
+    run: async (o) => (await import('./lab-start.js')).benchLabStart(numberOption(o.containers, 100)),
+  },
 };
 
 async function main(): Promise<void> {

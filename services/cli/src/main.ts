@@ -5,6 +5,7 @@ import { CallError } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerHostCommands } from './commands/hosts.js';
 import { registerIpCommands } from './commands/ips.js';
+import { registerLabCommands } from './commands/lab.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerNetworkCommands } from './commands/networks.js';
 import { registerSimCommand } from './commands/sim.js';
@@ -23,6 +24,7 @@ registerNetworkCommands(program);
 registerIpCommands(program);
 registerWatchCommand(program);
 registerSimCommand(program);
+registerLabCommands(program);
 registerMigrateCommand(program);
 
 /** Turns any failure into one line on stderr and a non-zero exit. */

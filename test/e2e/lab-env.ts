@@ -2,9 +2,8 @@
  * Shared helpers for e2e tests on the lab: prerequisite gating (fail under CI, skip elsewhere),
  * per-host drivers, a minimal converge loop standing in for the worker's, and packet helpers.
  */
-import { spawn } from 'node:child_process';
-import { labPrerequisiteProblem, type Lab, type LabHost } from '@fjord/lab';
-import { ContainerState, LxcRuntime, OvsSwitch, run, type ContainerSpec, type CreateOutcome, type ExecResult, type PortChanges } from '@fjord/worker';
+import { captureWhile as capture, labPrerequisiteProblem, macAt, probe, type Lab, type LabHost, type ShResult } from '@fjord/lab';
+import { ContainerState, LxcRuntime, OvsSwitch, type ContainerSpec, type CreateOutcome, type PortChanges } from '@fjord/worker';
 
 /** Why the e2e suite cannot run here, or null. */
 export const labProblem = labPrerequisiteProblem();
@@ -115,44 +114,18 @@ export async function pidOf(d: HostDrivers, name: string): Promise<number> {
   return c.pid;
 }
 
-/** Runs a command in a container's network namespace; a non-zero exit is returned, not thrown. */
-export function inContainerNet(pid: number, cmd: string, args: readonly string[]): Promise<ExecResult> {
-  return run('nsenter', ['-t', String(pid), '-n', cmd, ...args], { okExitCodes: [1, 2, 7, 28], timeoutMs: 20_000 });
+/** Runs a command in a container's network namespace; a "no answer" exit is returned, not thrown. */
+export function inContainerNet(pid: number, cmd: string, args: readonly string[]): Promise<ShResult> {
+  return probe({ pid }, cmd, args);
 }
 
 /** The MAC address of a container's eth0. */
-export async function macOf(pid: number): Promise<string> {
-  const r = await run('nsenter', ['-t', String(pid), '-n', 'cat', '/sys/class/net/eth0/address']);
-  return r.stdout.trim();
+export function macOf(pid: number): Promise<string> {
+  return macAt({ pid });
 }
 
-/**
- * Captures every frame on eth0 of each container (by pid) while `during` runs and returns the
- * captured text per pid (`tcpdump -e -nn`: MACs and addresses on each line).
- */
+/** Captures every frame on eth0 of each container (by pid) while `during` runs; text per pid. */
 export async function captureWhile(pids: readonly number[], during: () => Promise<void>): Promise<Map<number, string>> {
-  const procs = pids.map((pid) => {
-    const child = spawn('nsenter', ['-t', String(pid), '-n', 'tcpdump', '-i', 'eth0', '-e', '-nn', '-l', '-U', '-Z', 'root'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    const ready = new Promise<void>((resolve, reject) => {
-      let err = '';
-      child.stderr.on('data', (b: Buffer) => {
-        err += b.toString();
-        if (err.includes('listening on')) resolve();
-      });
-      child.on('exit', (code) => reject(new Error(`tcpdump in ${pid} exited ${code}: ${err}`)));
-    });
-    const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    return { pid, child, out, ready, done };
-  });
-  try {
-    await Promise.all(procs.map((p) => p.ready));
-    await during();
-    await new Promise((r) => setTimeout(r, 500));
-  } finally {
-    for (const p of procs) p.child.kill('SIGINT');
-    await Promise.all(procs.map((p) => p.done));
-  }
-  return new Map(procs.map((p) => [p.pid, Buffer.concat(p.out).toString('utf8')]));
+  const texts = await capture(pids.map((pid) => ({ pid })), during);
+  return new Map(pids.map((pid, i) => [pid, texts[i]!]));
 }

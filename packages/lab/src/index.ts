@@ -24,6 +24,7 @@ export {
 export { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, clientNetns, hostNames, labDir, labLayout, type LabHost, type LabLayout, type LabRef, type LabTor } from './names.js';
 export { startOvs, stopOvs } from './ovs-instance.js';
 export { parseTarget, relayFiles, runRelay, type RelayConfig, type RelayPorts, type RelayRoute } from './relay.js';
+export { captureWhile, containerPid, fetchPage, macAt, pings, probe, type ProbeSite } from './probe.js';
 export { sh, type ShOptions, type ShResult } from './sh.js';
 export type { LabClient, LabState } from './state.js';
 export { LabCommandError, LabError } from './errors.js';

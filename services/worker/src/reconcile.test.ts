@@ -56,7 +56,12 @@ describe('Reconciler', () => {
       network: { bridge: 'br-hv1', vlan: 100, vethPair: 'vaaa', ip: '10.0.0.10', prefix: 24, gateway: '10.0.0.1' },
       command: ['httpd', '-f', '-p', '80'],
     });
-    expect(runtime.containers.get('c-bbb')?.spec.command).toBeUndefined();
+    // No command: busybox httpd serving a page that names the container.
+    expect(runtime.containers.get('c-bbb')?.spec.command).toEqual([
+      '/bin/sh',
+      '-c',
+      'mkdir -p /www && echo "acme/web-c-bbb ($(hostname))" > /www/index.html && exec httpd -f -p 80 -h /www',
+    ]);
     expect([...sw.ports.values()].map((p) => [p.name, p.vlan])).toEqual([
       ['vaaa', 100],
       ['vbbb', 200],

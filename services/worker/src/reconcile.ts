@@ -25,6 +25,15 @@ export const ReportedState = {
 /** One of the values of {@link ReportedState}. */
 export type ReportedState = (typeof ReportedState)[keyof typeof ReportedState];
 
+/**
+ * What a container runs when its placement names no command: busybox httpd on port 80 serving a
+ * page that names the container (tenant/name and runtime name), so that who answers at an address
+ * can be seen from outside. Tenant and name are tokens ([A-Za-z0-9_-]) and need no quoting.
+ */
+export function defaultCommand(c: Pick<DesiredContainer, 'tenant' | 'name'>): string[] {
+  return ['/bin/sh', '-c', `mkdir -p /www && echo "${c.tenant}/${c.name} ($(hostname))" > /www/index.html && exec httpd -f -p 80 -h /www`];
+}
+
 /** One desired container's state after a reconcile pass. */
 export interface ContainerReport {
   runtimeName: string;
@@ -74,7 +83,7 @@ export class Reconciler {
 
   /** The runtime spec of a desired container on this host's bridge. */
   specOf(c: DesiredContainer): ContainerSpec {
-    const argv = commandArgv(c.command);
+    const argv = commandArgv(c.command) ?? defaultCommand(c);
     return {
       name: c.runtimeName,
       template: c.template || this.defaultTemplate,

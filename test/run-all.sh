@@ -4,7 +4,7 @@
 # Prints one closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash test/setup.sh || exit 1
+bash deploy/setup.sh || exit 1
 
 out=$(mktemp -d)
 status=0

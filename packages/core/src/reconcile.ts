@@ -113,6 +113,11 @@ export function isRuntimeName(name: string): boolean {
   return RUNTIME_NAME.test(name);
 }
 
+/** A container's name on its host: short, unique (from its id), and a valid LXC/veth stem. */
+export function runtimeNameOf(id: string): string {
+  return `c-${id.replace(/-/g, '').slice(0, 12)}`;
+}
+
 /** The host-side veth (and port) name of a container: `v` + the runtime name without `c-` (≤ 15 chars). */
 export function vethName(runtimeName: string): string {
   return `v${runtimeName.slice(2)}`;

@@ -39,7 +39,8 @@ export async function pings(site: ProbeSite, address: string, count = 3): Promis
 
 /** The page at `http://<address>/`, or null when nothing answers within `timeoutS`. */
 export async function fetchPage(site: ProbeSite, address: string, timeoutS = 3): Promise<string | null> {
-  const r = await probe(site, 'busybox', ['wget', '-q', '-O', '-', '-T', String(timeoutS), `http://${address}/`]);
+  // curl, not busybox wget: Debian's busybox wget crashes (SIGSEGV) on some failures.
+  const r = await probe(site, 'curl', ['-s', '-m', String(timeoutS), `http://${address}/`]);
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { status } from '@grpc/grpc-js';
 import { CallError } from './client.js';
 import { registerContainerCommands } from './commands/containers.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerHostCommands } from './commands/hosts.js';
 import { registerIpCommands } from './commands/ips.js';
 import { registerLabCommands } from './commands/lab.js';
@@ -25,6 +26,7 @@ registerIpCommands(program);
 registerWatchCommand(program);
 registerSimCommand(program);
 registerLabCommands(program);
+registerDemoCommand(program);
 registerMigrateCommand(program);
 
 /** Turns any failure into one line on stderr and a non-zero exit. */

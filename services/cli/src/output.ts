@@ -1,14 +1,14 @@
-/** Prints rows as an aligned text table with upper-case headers; `(none)` when empty. */
-export function printTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): void {
-  if (rows.length === 0) {
-    console.log('(none)');
-    return;
-  }
+/** Formats rows as an aligned text table with upper-case headers; `(none)` when empty. */
+export function formatTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  if (rows.length === 0) return '(none)';
   const cells = [columns.map((c) => c.toUpperCase()), ...rows.map((r) => r.map(String))];
   const widths = columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  for (const row of cells) {
-    console.log(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '));
-  }
+  return cells.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** Prints rows as an aligned text table (see {@link formatTable}). */
+export function printTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): void {
+  console.log(formatTable(columns, rows));
 }
 
 /** Prints a value as indented JSON (bigints as strings) for `--json`. */

@@ -11,6 +11,7 @@ import {
   parseCidr,
   place,
   releasePlacements,
+  runtimeNameOf,
   updateHosts,
   UnavailableError,
   type HostState,
@@ -389,11 +390,6 @@ function failUnavailable(job: Job): void {
 
 function fieldOf(job: PlaceJob, index: number, field: string): string {
   return job.specs.length === 1 ? `container.${field}` : `containers[${index}].${field}`;
-}
-
-/** The container's name on its host: short, unique (from its id), and a valid LXC/veth stem. */
-export function runtimeNameOf(id: string): string {
-  return `c-${id.replace(/-/g, '').slice(0, 12)}`;
 }
 
 /** Turns database constraint violations into the domain's errors. */

@@ -23,7 +23,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   elif [ "${CI:-}" = "true" ]; then
     die "missing ${missing[*]}; run as root on Debian/Ubuntu so this script can install them"
   else
-    say "warning: missing ${missing[*]} (not root: cannot install); the lab tests will skip"
+    say "warning: missing ${missing[*]} (not root: cannot install); the lab tests will skip and the demo will simulate its hosts"
   fi
 fi
 

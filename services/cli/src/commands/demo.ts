@@ -1,0 +1,38 @@
+import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { runDemo } from '../demo/run.js';
+import { globalOptions } from '../context.js';
+import { printJson } from '../output.js';
+
+function positive(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CommanderArgumentError(`expected a positive whole number, got "${value}"`);
+  return Number(value);
+}
+
+/** Adds `fjordctl demo`: the main job, start to finish, on this machine (see demo/run.ts). */
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description("run Fjord's main job on this machine and remove everything after: scheduler, a lab of hosts with workers (root; simulated hosts otherwise), two tenants on one subnet, placements, isolation proven with packets")
+    .option('--hosts <n>', 'number of hypervisors (at least 3: each tenant spreads one container per host)', positive, 3)
+    .option('--simulate', 'use simulated hosts even where the lab could run', false)
+    .option('--name <name>', 'lab name, NATS subject prefix and database stem (1-8 of a-z0-9)', 'fjdemo')
+    .option('--grpc-port <port>', 'port of the demo scheduler on 127.0.0.1', positive, 50151)
+    .option('--postgres <url>', 'Postgres server the demo creates its database on', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
+    .option('--nats <url>', 'NATS server', process.env.NATS_URL ?? 'nats://127.0.0.1:4222')
+    .action(async (opts: { hosts: number; simulate: boolean; name: string; grpcPort: number; postgres: string; nats: string }, command: Command) => {
+      if (opts.hosts < 3) throw new CommanderArgumentError('--hosts: the demo needs at least 3 hosts');
+      if (!/^[a-z0-9]{1,8}$/.test(opts.name)) throw new CommanderArgumentError(`--name: want 1-8 of a-z0-9, got "${opts.name}"`);
+      const { json } = globalOptions(command);
+      const result = await runDemo({
+        hosts: opts.hosts,
+        simulate: opts.simulate,
+        name: opts.name,
+        grpcPort: opts.grpcPort,
+        postgresUrl: opts.postgres,
+        natsUrl: opts.nats,
+        say: json ? () => undefined : (line) => console.log(line),
+      });
+      if (json) printJson(result);
+      if (result.proofs.some((p) => !p.ok) || result.leftAfterDelete > 0) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,156 @@
+/**
+ * `fjordctl demo`: Fjord's main job on one machine, start to finish. A scheduler on its own database
+ * and NATS prefix; a lab of real hosts with a worker process each (root), or simulated hosts where
+ * the lab cannot run; two tenants' networks on the same subnet; their containers placed across
+ * hosts; isolation proven with packets; the placements deleted; and everything the demo made removed
+ * on the way out, also on Ctrl-C or a failure.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labPrerequisiteProblem, labStatus, type LabRef } from '@fjord/lab';
+import { callUnary, connect, type Clients } from '../client.js';
+import { formatTable } from '../output.js';
+import { startControlPlane } from './control-plane.js';
+import { startLabFleet, startSimulatedFleet, type Fleet } from './fleet.js';
+import { createNetworks, DEMO_CIDR, DEMO_TENANTS, placeContainers, proveIsolation, waitRunning, type DemoContainer, type Proof } from './scenario.js';
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  hosts: number;
+  /** Simulated hosts even where the lab could run. */
+  simulate: boolean;
+  /** Lab name; also the NATS subject prefix and the database name stem. */
+  name: string;
+  grpcPort: number;
+  postgresUrl: string;
+  natsUrl: string;
+  /** Progress lines for a human (silent with --json). */
+  say: (line: string) => void;
+}
+
+/** What the demo did and saw. */
+export interface DemoResult {
+  fleet: 'lab' | 'simulator';
+  /** Why the lab was not used, when it was not. */
+  labProblem: string | null;
+  hosts: string[];
+  vlans: Record<string, number>;
+  containers: DemoContainer[];
+  proofs: Proof[];
+  /** Containers left on the lab's hosts after the placements were deleted (0 when the workers cleaned up). */
+  leftAfterDelete: number;
+}
+
+/** Runs the demo; resolves with what it saw, after removing everything it made. */
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const { say } = opts;
+  const cleanups: { what: string; run: () => Promise<void> }[] = [];
+  // Logs stay for a look after a failure; a finished or interrupted demo removes them too.
+  let keepLogs = true;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      if (keepLogs) cleanups.shift(); // the files entry is the first one pushed
+      for (const c of cleanups.reverse()) {
+        await c.run().then(
+          () => say(`  removed ${c.what}`),
+          (err: unknown) => say(`  could not remove ${c.what}: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }
+    })());
+  const dir = await mkdtemp(join(tmpdir(), 'fjord-demo-'));
+  cleanups.push({ what: `the demo's files (${dir})`, run: () => rm(dir, { recursive: true, force: true }) });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    say(`\n${signal}: removing everything the demo made`);
+    keepLogs = false;
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    say(`== control plane: database ${opts.name}_db on ${new URL(opts.postgresUrl).host}, NATS ${opts.natsUrl} (prefix ${opts.name})`);
+    const cp = await startControlPlane({ dir, postgresUrl: opts.postgresUrl, natsUrl: opts.natsUrl, name: opts.name, grpcPort: opts.grpcPort });
+    cleanups.push({ what: 'the scheduler, its streams and its database', run: () => cp.stop() });
+    say(`  scheduler serving gRPC on ${cp.server} (log ${cp.scheduler.logFile})`);
+
+    const labProblem = opts.simulate ? 'simulation asked for (--simulate)' : labPrerequisiteProblem();
+    const lab: LabRef = { name: opts.name };
+    const fleetOptions = { dir, hosts: opts.hosts, natsUrl: opts.natsUrl, prefix: opts.name, lab };
+    let fleet: Fleet;
+    if (labProblem === null) {
+      say(`== fleet: a lab of ${opts.hosts} hosts (namespaces ${opts.name}-hv1..), each with its own Open vSwitch, LXC path and worker process`);
+      fleet = await startLabFleet(fleetOptions);
+      cleanups.push({ what: `the lab ${opts.name} (workers, containers, switches, namespaces)`, run: () => fleet.stop() });
+    } else {
+      say(`== fleet: ${opts.hosts} SIMULATED hosts (in-memory drivers), because the lab cannot run here: ${labProblem}`);
+      fleet = await startSimulatedFleet(fleetOptions);
+      cleanups.push({ what: 'the simulated hosts', run: () => fleet.stop() });
+    }
+
+    const clients = connect(cp.server);
+    cleanups.push({ what: 'the gRPC connection', run: async () => clients.close() });
+    await waitForHosts(clients, fleet.hosts, 60_000);
+    say(`  hosts ready: ${fleet.hosts.join(', ')}`);
+
+    say(`== two tenants, one subnet: network "web" ${DEMO_CIDR} for ${DEMO_TENANTS.map((t) => t.tenant).join(' and ')}`);
+    const vlans = await createNetworks(clients);
+    for (const [tenant, vlan] of vlans) say(`  ${tenant}/web: VLAN ${vlan}`);
+
+    say(`== placing ${DEMO_TENANTS.map((t) => `${t.containers} ${t.tenant}`).join(' and ')} containers (anti-affinity: one per host per tenant)`);
+    await placeContainers(clients);
+    const containers = await waitRunning(clients, fleet.kind === 'lab' ? 180_000 : 30_000);
+    say(formatTable(['tenant', 'container', 'host', 'vlan', 'address', 'state'], containers.map((c) => [c.tenant, c.name, c.host, c.vlan, c.address, c.state])));
+
+    let proofs: Proof[] = [];
+    if (fleet.lab) {
+      say('== isolation, proven with packets');
+      proofs = await proveIsolation(fleet.lab, lab, containers);
+      for (const p of proofs) say(`  ${p.ok ? 'ok  ' : 'FAIL'} ${p.claim}\n       ${p.evidence}`);
+    } else {
+      say('== isolation: not proven here (simulated hosts carry no packets; run as root on Debian/Ubuntu for the lab)');
+    }
+
+    say('== deleting the placements: the workers remove their containers and ports');
+    for (const c of containers) {
+      await callUnary(clients, clients.placement, clients.placement.deleteContainer, { tenant: c.tenant, name: c.name });
+    }
+    const leftAfterDelete = fleet.lab ? await waitLabEmpty(lab, 60_000) : 0;
+    if (fleet.lab) say(`  containers left on the lab's hosts: ${leftAfterDelete}`);
+
+    const failed = proofs.some((p) => !p.ok) || leftAfterDelete > 0;
+    keepLogs = failed;
+    say(`== ${failed ? `FAILED (logs kept in ${dir})` : 'done'}; cleaning up`);
+    return { fleet: fleet.kind, labProblem, hosts: fleet.hosts, vlans: Object.fromEntries(vlans), containers, proofs, leftAfterDelete };
+  } catch (err) {
+    if (keepLogs) say(`== FAILED (logs kept in ${dir}); cleaning up`); // not after Ctrl-C
+    throw err;
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Waits until every host is registered and READY with the scheduler. */
+async function waitForHosts(clients: Clients, hosts: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { hosts: listed } = await callUnary(clients, clients.fleet, clients.fleet.listHosts, { state: '' });
+    const ready = new Set(listed.filter((h) => h.state === 'READY').map((h) => h.name));
+    const missing = hosts.filter((h) => !ready.has(h));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`hosts not ready after ${timeoutMs / 1000} s: ${missing.join(', ')} (see the worker logs)`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits until no host of the lab has a container; returns how many are left at the deadline. */
+async function waitLabEmpty(lab: LabRef, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = (await labStatus(lab)).hosts.reduce((n, h) => n + h.containers.length, 0);
+    if (left === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}

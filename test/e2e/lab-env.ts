@@ -2,6 +2,7 @@
  * Shared helpers for e2e tests on the lab: prerequisite gating (fail under CI, skip elsewhere),
  * per-host drivers, a minimal converge loop standing in for the worker's, and packet helpers.
  */
+import { containerMac } from '@fjord/core';
 import { captureWhile as capture, labPrerequisiteProblem, macAt, probe, type Lab, type LabHost, type ShResult } from '@fjord/lab';
 import { ContainerState, LxcRuntime, OvsSwitch, type ContainerSpec, type CreateOutcome, type PortChanges } from '@fjord/worker';
 
@@ -42,23 +43,12 @@ export interface Placement {
   ip: string;
 }
 
-/**
- * A stable MAC for a container from its VLAN and address (locally administered), so that peers'
- * neighbour caches stay right when the container restarts (a random MAC per start leaves them
- * pointing at the old one until they expire).
- */
-export function macFor(vlan: number, ip: string): string {
-  const hex = (n: number) => n.toString(16).padStart(2, '0');
-  const [, , c = 0, d = 0] = ip.split('.').map(Number);
-  return ['02', hex(vlan >> 8), hex(vlan & 0xff), '00', hex(c), hex(d)].join(':');
-}
-
 /** The spec of a placed container: busybox serving `hello from <name>` over HTTP. */
 export function specOf(p: Placement, host: LabHost): ContainerSpec {
   return {
     name: p.name,
     template: 'busybox',
-    network: { bridge: host.bridge, vlan: p.vlan, vethPair: `v-${p.name}`, ip: p.ip, prefix: 24, hwaddr: macFor(p.vlan, p.ip) },
+    network: { bridge: host.bridge, vlan: p.vlan, vethPair: `v-${p.name}`, ip: p.ip, prefix: 24, hwaddr: containerMac(p.vlan, p.ip) },
     command: ['/bin/sh', '-c', 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www'],
   };
 }

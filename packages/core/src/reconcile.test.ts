@@ -3,6 +3,9 @@ import {
   CONTAINER_ID_KEY,
   SPEC_ID_KEY,
   commandArgv,
+  containerMac,
+  isRuntimeName,
+  runtimeNameOf,
   containerFingerprint,
   planReconcile,
   vethName,
@@ -155,5 +158,24 @@ describe('vethName() and commandArgv()', () => {
     expect(commandArgv('  httpd  -f -p 80 ')).toEqual(['httpd', '-f', '-p', '80']);
     expect(commandArgv('')).toBeUndefined();
     expect(commandArgv('   ')).toBeUndefined();
+  });
+});
+
+describe('containerMac()', () => {
+  it('is locally administered and fixed by vlan and address', () => {
+    expect(containerMac(100, '10.0.0.10')).toBe('02:00:64:00:00:0a');
+    expect(containerMac(3999, '192.168.1.250')).toBe('02:0f:9f:a8:01:fa');
+  });
+  it('differs for the same address on two vlans and for two addresses on one vlan', () => {
+    expect(containerMac(100, '10.10.0.2')).not.toBe(containerMac(101, '10.10.0.2'));
+    expect(containerMac(100, '10.10.0.2')).not.toBe(containerMac(100, '10.10.0.3'));
+  });
+});
+
+describe('runtimeNameOf()', () => {
+  it('is c- and the first 12 hex digits of the id, a valid runtime name', () => {
+    const name = runtimeNameOf('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0');
+    expect(name).toBe('c-0f1e2d3c4b5a');
+    expect(isRuntimeName(name)).toBe(true);
   });
 });

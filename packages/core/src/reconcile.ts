@@ -118,6 +118,18 @@ export function runtimeNameOf(id: string): string {
   return `c-${id.replace(/-/g, '').slice(0, 12)}`;
 }
 
+/**
+ * A container's MAC address, fixed by its VLAN and IPv4 address (locally administered:
+ * `02:<vlan, 2 bytes>:<last 3 bytes of the address>`). Unique within a VLAN because addresses are,
+ * and stable across restarts and re-creation, so peers' neighbour caches stay right (a new random
+ * MAC per start leaves them pointing at the old one for up to a minute).
+ */
+export function containerMac(vlan: number, address: string): string {
+  const hex = (n: number): string => n.toString(16).padStart(2, '0');
+  const [, b = 0, c = 0, d = 0] = address.split('.').map(Number);
+  return ['02', hex((vlan >> 8) & 0xff), hex(vlan & 0xff), hex(b), hex(c), hex(d)].join(':');
+}
+
 /** The host-side veth (and port) name of a container: `v` + the runtime name without `c-` (≤ 15 chars). */
 export function vethName(runtimeName: string): string {
   return `v${runtimeName.slice(2)}`;

@@ -147,6 +147,7 @@ export class Agent {
   private stopped = false;
   private sub: Subscription | undefined;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private reconciledOnce = false;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private heartbeatBytes: Uint8Array | undefined;
   private heartbeatMs = 1000;
@@ -490,7 +491,16 @@ export class Agent {
       this.pending = undefined;
       let reports: ContainerReport[];
       try {
-        reports = (await this.reconciler.reconcile(state.containers)).containers;
+        const result = await this.reconciler.reconcile(state.containers);
+        reports = result.containers;
+        // Say what changed; a pass that found everything right is news only as the first one.
+        const running = reports.filter((r) => r.state === 'RUNNING').length;
+        const level = result.actions > 0 || result.errors.length > 0 || !this.reconciledOnce ? 'info' : 'debug';
+        this.log[level](
+          { generation: String(state.generation), actions: result.actions, errors: result.errors.length },
+          `${this.host.name} reconciled: ${result.actions} actions, ${running}/${reports.length} running`,
+        );
+        this.reconciledOnce = true;
       } catch (err) {
         // reconcile() never throws by contract; a bug here must not kill the loop either.
         this.log.error({ err }, `reconcile of ${this.host.name} failed`);

@@ -53,7 +53,7 @@ describe('Reconciler', () => {
     expect(runtime.containers.get('c-aaa')?.spec).toEqual({
       name: 'c-aaa',
       template: 'busybox',
-      network: { bridge: 'br-hv1', vlan: 100, vethPair: 'vaaa', ip: '10.0.0.10', prefix: 24, gateway: '10.0.0.1' },
+      network: { bridge: 'br-hv1', vlan: 100, vethPair: 'vaaa', ip: '10.0.0.10', prefix: 24, gateway: '10.0.0.1', hwaddr: '02:00:64:00:00:0a' },
       command: ['httpd', '-f', '-p', '80'],
     });
     // No command: busybox httpd serving a page that names the container.
@@ -95,6 +95,18 @@ describe('Reconciler', () => {
     expect(writes(runtime.calls)).toEqual([]);
     expect(writes(sw.calls).map((c) => c.method)).toEqual(['ensureBridge']);
     expect([...runtime.containers.values()].map((c) => c.pid)).toEqual(pids);
+  });
+
+  it('replugs the port of a container that ran before it starts again, and not that of a new one', async () => {
+    const { sw, runtime, reconciler } = host();
+    await reconciler.reconcile([desired('c-aaa')]);
+    expect(sw.calls.map((c) => c.method)).not.toContain('replugPorts');
+    await runtime.stop('c-aaa');
+    sw.calls.length = 0;
+    await reconciler.reconcile([desired('c-aaa')]);
+    // The userspace switch keeps a stale interface for a veth that vanished and came back.
+    expect(writes(sw.calls)).toEqual([{ method: 'replugPorts', args: [['vaaa']] }]);
+    expect(runtime.containers.get('c-aaa')?.state).toBe('running');
   });
 
   it('restarts a container that stopped, keeping it', async () => {

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import {
   commandArgv,
+  containerMac,
   planReconcile,
   vethName,
   type DesiredContainer,
@@ -93,6 +94,7 @@ export class Reconciler {
         vethPair: vethName(c.runtimeName),
         ip: c.address,
         prefix: c.prefixLength,
+        hwaddr: containerMac(c.vlan, c.address),
         ...(c.gateway ? { gateway: c.gateway } : {}),
       },
       ...(argv ? { command: argv } : {}),
@@ -112,6 +114,7 @@ export class Reconciler {
 
     let states: Map<string, ObservedRuntimeState>;
     let plan: ReturnType<typeof planReconcile>;
+    let stalePorts: Set<string>;
     try {
       if (!this.bridgeReady) {
         await this.sw.ensureBridge();
@@ -119,6 +122,8 @@ export class Reconciler {
       }
       const [containers, ports] = await Promise.all([this.runtime.list(), this.sw.listPorts()]);
       states = new Map(containers.map((c) => [c.name, toObserved(c.state)]));
+      // Ports that exist before this pass: replugged before their container starts (see replugPorts).
+      stalePorts = new Set(ports.map((p) => p.name));
       plan = planReconcile(desired, { containers: [...states].map(([name, state]) => ({ name, state })), ports });
     } catch (err) {
       this.bridgeReady = false;
@@ -130,7 +135,7 @@ export class Reconciler {
 
     for (const action of plan.actions) {
       try {
-        await this.run(action, failed, states);
+        await this.run(action, failed, states, stalePorts);
       } catch (err) {
         const [names, what] = describe(action);
         fail(names, what, err);
@@ -140,7 +145,18 @@ export class Reconciler {
     return { containers: this.report(desired, states, failed), actions: plan.actions.length, errors };
   }
 
-  private async run(action: ReconcileAction, failed: ReadonlyMap<string, string>, states: Map<string, ObservedRuntimeState>): Promise<void> {
+  /**
+   * Replugs a container's port before the container (re)starts if the switch may hold a stale
+   * interface for it: always after the container ran (its veth vanished while the port was attached),
+   * and for a new container only when the port predates this pass.
+   */
+  private async replugIfStale(runtimeName: string, stalePorts: Set<string>, ranBefore: boolean): Promise<void> {
+    const port = vethName(runtimeName);
+    if (!stalePorts.delete(port) && !ranBefore) return;
+    await this.sw.replugPorts([port]);
+  }
+
+  private async run(action: ReconcileAction, failed: ReadonlyMap<string, string>, states: Map<string, ObservedRuntimeState>, stalePorts: Set<string>): Promise<void> {
     switch (action.kind) {
       case 'remove-container':
         await this.runtime.stop(action.name);
@@ -151,10 +167,11 @@ export class Reconciler {
         await this.sw.removePorts(action.names);
         return;
       case 'apply-ports':
-        await this.sw.applyPorts(action.ports.map(toPortSpec));
+        for (const name of (await this.sw.applyPorts(action.ports.map(toPortSpec))).added) stalePorts.delete(name);
         return;
       case 'create-container':
         if (failed.has(action.container.runtimeName)) return;
+        await this.replugIfStale(action.container.runtimeName, stalePorts, false);
         states.set(action.container.runtimeName, 'stopped');
         await this.runtime.create(this.specOf(action.container));
         await this.runtime.start(action.container.runtimeName);
@@ -162,6 +179,7 @@ export class Reconciler {
         return;
       case 'start-container':
         if (failed.has(action.name)) return;
+        await this.replugIfStale(action.name, stalePorts, true);
         await this.runtime.start(action.name);
         states.set(action.name, 'running');
         return;
@@ -172,6 +190,7 @@ export class Reconciler {
         states.set(name, 'stopped');
         await this.runtime.destroy(name);
         states.delete(name);
+        await this.replugIfStale(name, stalePorts, true);
         await this.runtime.create(this.specOf(action.container));
         states.set(name, 'stopped');
         await this.runtime.start(name);

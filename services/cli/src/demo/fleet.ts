@@ -15,6 +15,8 @@ export interface Fleet {
   hosts: string[];
   /** The lab, when the fleet is one. */
   lab?: Lab;
+  /** Stops a host's worker process and starts a new one (lab only). */
+  restartWorker(host: string): Promise<void>;
   /** Stops the workers and removes the lab (or the simulator). Idempotent. */
   stop(): Promise<void>;
 }
@@ -28,34 +30,44 @@ export interface FleetOptions {
   lab: LabRef;
 }
 
+/** Starts the worker process of lab host `host` (the `index`th) and registers it with the lab. */
+async function startLabWorker(opts: FleetOptions, host: string, index: number): Promise<ServiceProcess> {
+  const config = join(opts.dir, `worker-${host}.json`);
+  const base = await labWorkerConfig(opts.lab, host);
+  await writeFile(config, JSON.stringify({ ...base, subjectPrefix: opts.prefix, labels: { rack: `r${index + 1}` }, reconcileIntervalMs: 5000 }));
+  const worker = await startService({
+    name: `worker ${host}`,
+    entry: 'services/worker/src/main.ts',
+    args: ['--config', config],
+    logFile: join(opts.dir, `worker-${host}.log`),
+    readyText: 'worker connected to nats',
+  });
+  await labRegisterWorker(opts.lab, host, worker.child.pid!);
+  return worker;
+}
+
 /** Brings a lab up (removing a leftover one of the same name first) and starts a worker per host. */
 export async function startLabFleet(opts: FleetOptions): Promise<Fleet> {
   await labDown(opts.lab);
   const nats = new URL(opts.natsUrl.split(',')[0]!.trim());
-  const workers: ServiceProcess[] = [];
+  const workers = new Map<string, ServiceProcess>();
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
-      await Promise.all(workers.map((w) => w.stop()));
+      await Promise.all([...workers.values()].map((w) => w.stop()));
       await labDown(opts.lab);
     })());
   try {
     const lab = await labUp({ ...opts.lab, hosts: opts.hosts, controlPlane: [{ name: 'nats', target: `${nats.hostname}:${nats.port || 4222}` }] });
-    for (const [i, h] of lab.hosts.entries()) {
-      const config = join(opts.dir, `worker-${h.name}.json`);
-      const base = await labWorkerConfig(opts.lab, h.name);
-      await writeFile(config, JSON.stringify({ ...base, subjectPrefix: opts.prefix, labels: { rack: `r${i + 1}` }, reconcileIntervalMs: 5000 }));
-      const worker = await startService({
-        name: `worker ${h.name}`,
-        entry: 'services/worker/src/main.ts',
-        args: ['--config', config],
-        logFile: join(opts.dir, `worker-${h.name}.log`),
-        readyText: 'worker connected to nats',
-      });
-      workers.push(worker);
-      await labRegisterWorker(opts.lab, h.name, worker.child.pid!);
-    }
-    return { kind: 'lab', hosts: lab.hosts.map((h) => h.name), lab, stop };
+    const hosts = lab.hosts.map((h) => h.name);
+    for (const [i, host] of hosts.entries()) workers.set(host, await startLabWorker(opts, host, i));
+    const restartWorker = async (host: string): Promise<void> => {
+      const index = hosts.indexOf(host);
+      if (index < 0) throw new Error(`no lab host ${host}`);
+      await workers.get(host)?.stop();
+      workers.set(host, await startLabWorker(opts, host, index));
+    };
+    return { kind: 'lab', hosts, lab, restartWorker, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -74,5 +86,6 @@ export async function startSimulatedFleet(opts: FleetOptions): Promise<Fleet> {
   });
   await sim.allRegistered;
   let stopped: Promise<void> | undefined;
-  return { kind: 'simulator', hosts: sim.agents.map((a) => a.host.name), stop: () => (stopped ??= sim.stop()) };
+  const restartWorker = (): Promise<void> => Promise.reject(new Error('simulated hosts have no worker processes'));
+  return { kind: 'simulator', hosts: sim.agents.map((a) => a.host.name), restartWorker, stop: () => (stopped ??= sim.stop()) };
 }

@@ -133,7 +133,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 }
 
 /** Waits until every host is registered and READY with the scheduler. */
-async function waitForHosts(clients: Clients, hosts: readonly string[], timeoutMs: number): Promise<void> {
+export async function waitForHosts(clients: Clients, hosts: readonly string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { hosts: listed } = await callUnary(clients, clients.fleet, clients.fleet.listHosts, { state: '' });

@@ -69,6 +69,14 @@ export class FakeSwitch implements SwitchDriver {
     return { added: plan.added, updated: plan.updated, unchanged: plan.unchanged };
   }
 
+  async replugPorts(names: readonly string[]): Promise<string[]> {
+    this.calls.push({ method: 'replugPorts', args: [names] });
+    const owned = new Set((await this.listPorts()).map((p) => p.name));
+    const replugged = names.filter((n) => owned.has(n));
+    if (replugged.length > 0) this.transactions += 2;
+    return replugged;
+  }
+
   async removePorts(names: readonly string[]): Promise<string[]> {
     this.calls.push({ method: 'removePorts', args: [names] });
     const owned = new Set((await this.listPorts()).map((p) => p.name));

@@ -71,10 +71,10 @@ describe('renderBusyboxRcs()', () => {
   it('appends the command, quoted, in the background, and replaces it on the next render', () => {
     const once = renderBusyboxRcs(template, ['/bin/sh', '-c', "echo it's a1 > /www/index.html"]);
     expect(once).toBe(
-      "#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n# fjord: begin command\n/bin/sh -c 'echo it'\\''s a1 > /www/index.html' &\n# fjord: end command\n",
+      "#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n# fjord: begin command\nsetsid /bin/sh -c 'echo it'\\''s a1 > /www/index.html' </dev/null >/dev/null 2>&1 &\n# fjord: end command\n",
     );
     expect(renderBusyboxRcs(once, ['httpd', '-p', '80'])).toBe(
-      '#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n# fjord: begin command\nhttpd -p 80 &\n# fjord: end command\n',
+      '#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n# fjord: begin command\nsetsid httpd -p 80 </dev/null >/dev/null 2>&1 &\n# fjord: end command\n',
     );
     expect(renderBusyboxRcs(once)).toBe('#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n');
   });

@@ -114,7 +114,8 @@ export function shellQuote(arg: string): string {
 
 /**
  * Rewrites the busybox template's `/etc/init.d/rcS`: drops `udhcpc` (it flushes the static address
- * LXC configured) and any earlier Fjord block, then appends `command` to run in the background.
+ * LXC configured) and any earlier Fjord block, then appends `command` to run in the background,
+ * detached from the console.
  */
 export function renderBusyboxRcs(original: string, command?: readonly string[]): string {
   const kept: string[] = [];
@@ -125,6 +126,8 @@ export function renderBusyboxRcs(original: string, command?: readonly string[]):
     else if (!inBlock && !/\budhcpc\b/.test(line)) kept.push(line);
   }
   while (kept.length > 0 && kept[kept.length - 1] === '') kept.pop();
-  if (command && command.length > 0) kept.push(BEGIN, `${command.map(shellQuote).join(' ')} &`, END);
+  // In a session of its own with no terminal: started from rcS it would share the console, and the
+  // console's hangup when init starts its shell there kills it (SIGHUP), at random, early on.
+  if (command && command.length > 0) kept.push(BEGIN, `setsid ${command.map(shellQuote).join(' ')} </dev/null >/dev/null 2>&1 &`, END);
   return kept.join('\n') + '\n';
 }

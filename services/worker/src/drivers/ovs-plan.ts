@@ -180,6 +180,28 @@ export function removePortsTxn(bridge: string, ports: readonly PortRow[]): Json[
   return [OVSDB, { op: 'mutate', table: 'Bridge', where: byBridge(bridge), mutations: [['ports', 'delete', ['set', ports.map((p) => ['uuid', p.uuid])]]] }];
 }
 
+/**
+ * Appended to a transaction, asks ovs-vswitchd to confirm it has applied it: bumps `next_cfg` and
+ * reads it back; vswitchd sets `cur_cfg` to it once reconfigured ({@link curCfgTxn}).
+ */
+export const bumpCfgOps: readonly OvsdbOp[] = [
+  { op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['next_cfg', '+=', 1]] },
+  { op: 'select', table: 'Open_vSwitch', where: [], columns: ['next_cfg'] },
+];
+
+/** A transaction reading the configuration sequence number ovs-vswitchd has applied. */
+export function curCfgTxn(): Json[] {
+  return [OVSDB, { op: 'select', table: 'Open_vSwitch', where: [], columns: ['cur_cfg'] }];
+}
+
+/** The number a `select` of `column` on the Open_vSwitch table returned (the last result). */
+export function cfgValue(results: readonly Record<string, Json>[], column: 'next_cfg' | 'cur_cfg'): number {
+  const rows = results[results.length - 1]?.rows;
+  const v = Array.isArray(rows) ? (rows[0] as Record<string, Json> | undefined)?.[column] : undefined;
+  if (typeof v !== 'number') throw new Error(`no ${column} in the Open_vSwitch table`);
+  return v;
+}
+
 /** Whether a transaction's bridge mutation (its last operation) found the bridge. */
 export function bridgeMutated(results: readonly Record<string, Json>[]): boolean {
   return results[results.length - 1]?.count === 1;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { OvsdbError } from '../errors.js';
 import { run, type Exec } from '../exec.js';
 import { ovsdbTransact, type OvsdbTransact } from './ovsdb-rpc.js';
-import { bridgeMutated, checkIfName, listPortsTxn, parseListPorts, planApplyPorts, removePortsTxn, txnResults, type PortRow } from './ovs-plan.js';
+import { bridgeMutated, bumpCfgOps, cfgValue, checkIfName, curCfgTxn, listPortsTxn, parseListPorts, planApplyPorts, removePortsTxn, txnResults, type PortRow } from './ovs-plan.js';
 import type { PortChanges, PortInfo, PortSpec, SwitchDriver } from './types.js';
 
 /** How to reach one host's Open vSwitch and which bridge and owner to manage. */
@@ -85,6 +85,25 @@ export class OvsSwitch implements SwitchDriver {
       if (plan.added.length > 0 && !bridgeMutated(results)) throw new OvsdbError({ db: this.db, error: 'not found', details: `no bridge ${this.bridge}`, what });
     }
     return { added: plan.added, updated: plan.updated, unchanged: plan.unchanged };
+  }
+
+  async replugPorts(names: readonly string[]): Promise<string[]> {
+    for (const n of names) checkIfName(n, 'names[]');
+    const what = `replug ${names.join(', ')} on ${this.bridge}`;
+    const wanted = new Set(names);
+    const rows = (await this.rows(what)).filter((p) => wanted.has(p.name));
+    const remove = removePortsTxn(this.bridge, rows);
+    if (!remove) return [];
+    // Removal and re-insertion must reach vswitchd as two configurations: within one, it matches
+    // the port by name and keeps the stale interface.
+    const seq = cfgValue(await this.txn([...remove, ...bumpCfgOps], what), 'next_cfg');
+    const deadline = Date.now() + this.timeoutS * 1000;
+    while (cfgValue(await this.txn(curCfgTxn(), what), 'cur_cfg') < seq) {
+      if (Date.now() > deadline) throw new OvsdbError({ db: this.db, error: 'timed out', details: `ovs-vswitchd did not apply the removal within ${this.timeoutS} s`, what });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await this.applyPorts(rows.map((r) => ({ name: r.name, vlan: r.vlan ?? 0, externalIds: r.externalIds })));
+    return rows.map((r) => r.name);
   }
 
   async removePorts(names: readonly string[]): Promise<string[]> {

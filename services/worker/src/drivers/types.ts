@@ -49,6 +49,14 @@ export interface SwitchDriver {
   applyPorts(ports: readonly PortSpec[]): Promise<PortChanges>;
   /** Removes these ports in one transaction; names that are missing or not Fjord-owned are left alone. */
   removePorts(names: readonly string[]): Promise<string[]>;
+  /**
+   * Takes these owned ports off the bridge and puts them back, unchanged, once the switch has
+   * processed the removal. Called for a container about to start whose port already exists: the
+   * userspace datapath does not re-open an interface that vanished (the container stopped) and came
+   * back under the same name, so without this the restarted container would be cut off. Returns the
+   * names replugged (missing or foreign ones are skipped).
+   */
+  replugPorts(names: readonly string[]): Promise<string[]>;
   /** Fjord-owned ports on the bridge (owned by this host), sorted by name. */
   listPorts(): Promise<PortInfo[]>;
 }

@@ -5,13 +5,20 @@ import { containersOnHosts, listHostsByName, type Database } from '@fjord/store'
 
 /**
  * Builds the whole desired state of each host from the database: its epoch, its generation and
- * every container placed on it. Read in one statement per table; the generation read is the one
- * the containers belong to or newer (a newer state is published again under its own generation).
+ * every container placed on it, read from one snapshot so that each generation comes with exactly
+ * its containers. `db` must not be a transaction.
  */
 export async function buildDesiredStates(db: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, workerV1.DesiredState>> {
   const states = new Map<string, workerV1.DesiredState>();
   if (hosts.length === 0) return states;
-  const [hostRows, containers] = await Promise.all([listHostsByName(db, hosts), containersOnHosts(db, hosts)]);
+  // One snapshot: a generation read apart from the containers could be newer than them, and the
+  // message published under that generation's id would then lack a container (JetStream drops
+  // the correct one later as a duplicate id).
+  const [hostRows, containers] = await db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => [await listHostsByName(trx, hosts), await containersOnHosts(trx, hosts)] as const);
   for (const h of hostRows) {
     states.set(h.name, { host: h.name, epoch: BigInt(h.epoch), generation: BigInt(h.desiredGeneration), containers: [] });
   }

@@ -20,6 +20,9 @@ import { percentiles, round } from './measure.js';
 
 const TENANTS = ['t0', 't1', 't2', 't3'];
 
+/** One line per finished phase on stderr, so a later failure does not hide earlier figures. */
+const progress = (line: string): void => void process.stderr.write(`placement bench: ${line}\n`);
+
 function spec(tenant: string, name: string): placementV1.ContainerSpec {
   return {
     tenant,
@@ -100,14 +103,14 @@ export async function benchPlacement(hosts = 5000): Promise<Record<string, numbe
       retrying(
         () =>
           new Promise<void>((resolve, reject) =>
-            client.place({ container: spec(tenant, name), policy: 'spread' }, new Metadata(), {}, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+            client.place({ container: spec(tenant, name), policy: 'spread' }, new Metadata(), { deadline: Date.now() + 120_000 }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
           ),
       );
     const placeBatch = (tenant: string, names: string[]) =>
       retrying(
         () =>
           new Promise<void>((resolve, reject) =>
-            client.placeBatch({ containers: names.map((n) => spec(tenant, n)), policy: 'spread' }, new Metadata(), {}, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+            client.placeBatch({ containers: names.map((n) => spec(tenant, n)), policy: 'spread' }, new Metadata(), { deadline: Date.now() + 120_000 }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
           ),
       );
     let placed = 0;
@@ -132,6 +135,7 @@ export async function benchPlacement(hosts = 5000): Promise<Record<string, numbe
     placed += batchTotal;
     await waitRunning(env, placed, 120_000);
     const batchPerS = batchTotal / ((performance.now() - t0) / 1000);
+    progress(`batch: ${Math.round(batchPerS)} placements/s`);
 
     // 2. Single requests, 64 in flight, until all are reported running.
     const singleTotal = 10_000;
@@ -145,6 +149,7 @@ export async function benchPlacement(hosts = 5000): Promise<Record<string, numbe
     placed += singleTotal;
     await waitRunning(env, placed, 120_000);
     const singlePerS = singleTotal / ((performance.now() - t0) / 1000);
+    progress(`single, 64 in flight: ${Math.round(singlePerS)} placements/s`);
 
     // 3. Latency at 500 requests/s offered (open loop, 10 s): from the call to the commit's answer.
     const latencies: number[] = [];
@@ -162,6 +167,7 @@ export async function benchPlacement(hosts = 5000): Promise<Record<string, numbe
     await waitRunning(env, placed, 60_000);
     const at500 = percentiles(latencies);
     const rssAfterThroughput = rssMb(scheduler.child.pid!);
+    progress(`at 500/s offered: p50 ${round(at500.p50)} ms, p99 ${round(at500.p99)} ms; scheduler rss ${rssAfterThroughput} MB`);
 
     // 4. Memory at 10,000 hosts and 200,000 containers.
     const more = Math.max(0, 10_000 - hosts);
@@ -186,6 +192,7 @@ export async function benchPlacement(hosts = 5000): Promise<Record<string, numbe
     placed += fillTotal;
     await waitRunning(env, placed, 300_000);
     const rss = rssMb(scheduler.child.pid!);
+    progress(`${hosts + more} hosts, ${placed} containers: scheduler rss ${rss} MB`);
     client.close();
 
     const decision = benchPlacementDecision(10_000);

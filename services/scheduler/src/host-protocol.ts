@@ -38,27 +38,38 @@ function hostMessage<T extends { host: string }>(
   }
 }
 
+/** Most hosts one sync read covers. */
+const MAX_SYNC_BATCH = 2000;
+
 /**
  * Answers sync requests on every replica (a queue group shares them): the host's whole desired
- * state, read from Postgres. Requests arriving together (a fleet reconnecting) are answered from
- * one read of all their hosts.
+ * state, read from Postgres. One read at a time per replica: requests arriving meanwhile (a fleet
+ * reconnecting, periodic syncs) wait and are answered together from the next read, so a burst of
+ * syncs can never take every database connection from the applier.
  */
 export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Subjects, log: Logger): Subscription {
-  let waiting: { host: string; msg: Msg }[] = [];
+  const waiting: { host: string; msg: Msg }[] = [];
   let timer: NodeJS.Timeout | undefined;
-  const answer = () => {
-    const batch = waiting;
-    waiting = [];
+  let reading = false;
+  const answer = (): void => {
     timer = undefined;
-    buildDesiredStates(db, [...new Set(batch.map((b) => b.host))]).then(
-      (states) => {
-        for (const { host, msg } of batch) {
-          const state = states.get(host) ?? { host, epoch: 0n, generation: 0n, containers: [] };
-          msg.respond(encode(workerV1.DesiredState, state));
-        }
-      },
-      (error: unknown) => log.warn({ err: error, hosts: batch.length }, 'sync requests failed'),
-    );
+    if (reading || waiting.length === 0) return;
+    const batch = waiting.splice(0, MAX_SYNC_BATCH);
+    reading = true;
+    buildDesiredStates(db, [...new Set(batch.map((b) => b.host))])
+      .then(
+        (states) => {
+          for (const { host, msg } of batch) {
+            const state = states.get(host) ?? { host, epoch: 0n, generation: 0n, containers: [] };
+            msg.respond(encode(workerV1.DesiredState, state));
+          }
+        },
+        (error: unknown) => log.warn({ err: error, hosts: batch.length }, 'sync requests failed'),
+      )
+      .finally(() => {
+        reading = false;
+        answer();
+      });
   };
   return nc.subscribe(subjects.anyHost(HostVerb.Sync), {
     queue: `${subjects.prefix}-scheduler-sync`,
@@ -67,12 +78,8 @@ export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Su
       const request = hostMessage(subjects, msg, workerV1.SyncRequest, 'SyncRequest', log);
       if (!request) return;
       waiting.push({ host: request.host, msg });
-      if (waiting.length >= 500) {
-        clearTimeout(timer);
-        answer();
-      } else {
-        timer ??= setTimeout(answer, 10);
-      }
+      // A short wait gathers a burst into one read; a read in progress gathers them anyway.
+      if (!reading) timer ??= setTimeout(answer, 10);
     },
   });
 }

@@ -38,8 +38,13 @@ function hostMessage<T extends { host: string }>(
   }
 }
 
-/** Most hosts one sync read covers. */
-const MAX_SYNC_BATCH = 2000;
+/** Most hosts one sync read covers (a short read answers the first requests sooner). */
+const MAX_SYNC_BATCH = 500;
+/**
+ * A sync request that waited longer than this is dropped unanswered: its worker has given up on it
+ * (the worker's default request timeout) and asked again, so answering would only add to a backlog.
+ */
+const SYNC_STALE_MS = 2000;
 
 /**
  * Answers sync requests on every replica (a queue group shares them): the host's whole desired
@@ -48,12 +53,19 @@ const MAX_SYNC_BATCH = 2000;
  * syncs can never take every database connection from the applier.
  */
 export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Subjects, log: Logger): Subscription {
-  const waiting: { host: string; msg: Msg }[] = [];
+  let waiting: { host: string; msg: Msg; at: number }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let reading = false;
   const answer = (): void => {
     timer = undefined;
-    if (reading || waiting.length === 0) return;
+    if (reading) return;
+    const fresh = Date.now() - SYNC_STALE_MS;
+    const stale = waiting.filter((w) => w.at < fresh).length;
+    if (stale > 0) {
+      waiting = waiting.filter((w) => w.at >= fresh);
+      log.warn({ dropped: stale, waiting: waiting.length }, 'sync requests waited too long; dropped (their workers ask again)');
+    }
+    if (waiting.length === 0) return;
     const batch = waiting.splice(0, MAX_SYNC_BATCH);
     reading = true;
     buildDesiredStates(db, [...new Set(batch.map((b) => b.host))])
@@ -77,7 +89,7 @@ export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Su
       if (err) return;
       const request = hostMessage(subjects, msg, workerV1.SyncRequest, 'SyncRequest', log);
       if (!request) return;
-      waiting.push({ host: request.host, msg });
+      waiting.push({ host: request.host, msg, at: Date.now() });
       // A short wait gathers a burst into one read; a read in progress gathers them anyway.
       if (!reading) timer ??= setTimeout(answer, 10);
     },

@@ -34,7 +34,7 @@ const scenarios: Record<string, Scenario> = {
     run: async (o) => (await import('./ovs.js')).benchOvs(numberOption(o.ports, 2000)),
   },
   'lab-start': {
-    summary: 'containers placed and running with networking per second on a 3-host lab (--containers N, default 100; root)',
+    summary: 'containers placed through the scheduler and running with networking, per second, on a 3-host lab with worker processes (--containers N, default 100; root)',
     run: async (o) => (await import('./lab-start.js')).benchLabStart(numberOption(o.containers, 100)),
   },
 };

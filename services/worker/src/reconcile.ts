@@ -60,7 +60,12 @@ export interface ReconcilerOptions {
   log: Logger;
   /** Template used when a desired container names none (default `busybox`). */
   defaultTemplate?: string;
+  /** Containers created or started at once in one pass (default 4). */
+  parallelStarts?: number;
 }
+
+/** Actions that concern one container each and may run side by side. */
+const PER_CONTAINER: ReadonlySet<ReconcileAction['kind']> = new Set(['create-container', 'start-container', 'recreate-container']);
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -73,6 +78,7 @@ export class Reconciler {
   private readonly runtime: ContainerRuntime;
   private readonly log: Logger;
   private readonly defaultTemplate: string;
+  private readonly parallelStarts: number;
   private bridgeReady = false;
 
   constructor(opts: ReconcilerOptions) {
@@ -80,6 +86,7 @@ export class Reconciler {
     this.runtime = opts.runtime;
     this.log = opts.log;
     this.defaultTemplate = opts.defaultTemplate ?? 'busybox';
+    this.parallelStarts = opts.parallelStarts ?? 4;
   }
 
   /** The runtime spec of a desired container on this host's bridge. */
@@ -133,7 +140,7 @@ export class Reconciler {
     }
     for (const bad of plan.invalid) fail([bad.runtimeName], `container ${bad.runtimeName}`, new Error(bad.reason));
 
-    for (const action of plan.actions) {
+    const runOne = async (action: ReconcileAction): Promise<void> => {
       try {
         await this.run(action, failed, states, stalePorts);
       } catch (err) {
@@ -141,6 +148,23 @@ export class Reconciler {
         fail(names, what, err);
         if (action.kind === 'remove-container') states.delete(action.name);
       }
+    };
+    // In plan order, except that the per-container actions (one contiguous run in every plan) go
+    // a few at a time: a container start mostly waits on processes, and hosts start many at once.
+    const actions = plan.actions;
+    for (let i = 0; i < actions.length; ) {
+      if (!PER_CONTAINER.has(actions[i]!.kind)) {
+        await runOne(actions[i++]!);
+        continue;
+      }
+      const group: ReconcileAction[] = [];
+      while (i < actions.length && PER_CONTAINER.has(actions[i]!.kind)) group.push(actions[i++]!);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(this.parallelStarts, group.length) }, async () => {
+          while (next < group.length) await runOne(group[next++]!);
+        }),
+      );
     }
     return { containers: this.report(desired, states, failed), actions: plan.actions.length, errors };
   }

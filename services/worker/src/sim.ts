@@ -82,7 +82,7 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
   const ownConnection = !opts.nc;
   const nc =
     opts.nc ??
-    (await connect({ servers: url.split(','), name: 'fjord-sim', maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch((err: unknown) => {
+    (await connect({ servers: url.split(','), name: 'fjord-sim', maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true }).catch((err: unknown) => {
       throw new Error(`connect to nats at ${url}: ${err instanceof Error ? err.message : String(err)}`);
     }));
   const s = subjects(opts.prefix ?? 'fjord');

@@ -7,7 +7,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SCHEDULER_NODE_FLAGS } from '@fjord/scheduler';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -50,7 +49,7 @@ export async function startSchedulerProcess(options: SchedulerProcessOptions): P
   const dir = mkdtempSync(join(tmpdir(), 'fjord-scheduler-'));
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(options.config ?? {}));
-  const child = spawn(process.execPath, [...SCHEDULER_NODE_FLAGS, '--import', 'tsx', join(root, 'services/scheduler/src/main.ts'), '--config', configFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/scheduler/src/main.ts'), '--config', configFile], {
     cwd: root,
     env: {
       ...process.env,

@@ -3,4 +3,3 @@ export type { GrpcServerDeps, RunningGrpcServer } from './server.js';
 export { toGrpcStatus } from './grpc/status.js';
 export { Scheduler } from './scheduler.js';
 export type { SchedulerOptions } from './scheduler.js';
-export { SCHEDULER_NODE_FLAGS } from './node-flags.js';

@@ -7,7 +7,6 @@ import { writeFile } from 'node:fs/promises';
 import { connect } from '@nats-io/transport-node';
 import postgres from 'postgres';
 import { deleteStreams, subjects } from '@fjord/bus';
-import { SCHEDULER_NODE_FLAGS } from '@fjord/scheduler';
 import { startService, type ServiceProcess } from './processes.js';
 
 /** What the demo's control plane runs on. */
@@ -87,7 +86,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     scheduler = await startService({
       name: 'scheduler',
       entry: 'services/scheduler/src/main.ts',
-      nodeFlags: SCHEDULER_NODE_FLAGS,
       args: ['--config', config],
       env: { DATABASE_URL: databaseUrl, NATS_URL: opts.natsUrl, FJORD_GRPC_LISTEN: server, FJORD_SUBJECT_PREFIX: opts.name, FJORD_REPLICA_ID: `${opts.name}-1` },
       logFile: join(opts.dir, 'scheduler.log'),

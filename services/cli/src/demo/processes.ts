@@ -28,8 +28,6 @@ export interface ServiceOptions {
   args?: readonly string[];
   env?: Readonly<Record<string, string>>;
   logFile: string;
-  /** Node flags before the entry (e.g. the scheduler's heap cap). */
-  nodeFlags?: readonly string[];
   /** Resolve once the log contains this text (default: as soon as it is spawned). */
   readyText?: string;
   readyTimeoutMs?: number;
@@ -38,7 +36,7 @@ export interface ServiceOptions {
 /** Starts a service and, with `readyText`, waits until it says it is ready. */
 export async function startService(opts: ServiceOptions): Promise<ServiceProcess> {
   const fd = openSync(opts.logFile, 'a');
-  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), '--import', 'tsx', `${repoRoot}${opts.entry}`, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${repoRoot}${opts.entry}`, ...(opts.args ?? [])], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', fd, fd],

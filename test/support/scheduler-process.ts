@@ -19,7 +19,7 @@ export interface SchedulerProcess {
   output(): string;
   /** SIGKILL, as a crash would. */
   kill9(): void;
-  /** SIGTERM and wait for the exit. */
+  /** SIGTERM and wait for the exit (SIGKILL after 10 s). */
   stop(): Promise<void>;
 }
 
@@ -87,7 +87,13 @@ export async function startSchedulerProcess(options: SchedulerProcessOptions): P
     kill9: () => child.kill('SIGKILL'),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // A graceful stop takes well under a second; one that hangs must not hang its caller.
+      const timer = setTimeout(() => {
+        process.stderr.write(`scheduler ${options.replicaId} did not stop within 10 s of SIGTERM; killing it\n`);
+        child.kill('SIGKILL');
+      }, 10_000);
       await exited;
+      clearTimeout(timer);
     },
   };
 }

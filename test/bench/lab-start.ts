@@ -62,9 +62,8 @@ export async function benchLabStart(containers = 100): Promise<Record<string, nu
 
     const t1 = performance.now();
     const names = Array.from({ length: containers }, (_, i) => `c${i}`);
-    for (let i = 0; i < names.length; i += 25) {
-      await callUnary(clients, clients.placement, clients.placement.placeBatch, { containers: names.slice(i, i + 25).map(spec), policy: 'spread' });
-    }
+    // One request, as `fjordctl place --count N` sends it: each host gets one desired state.
+    await callUnary(clients, clients.placement, clients.placement.placeBatch, { containers: names.map(spec), policy: 'spread' });
     const running = await waitAllRunning(clients, containers + 3, 300_000);
     const totalS = (performance.now() - t1) / 1000;
 

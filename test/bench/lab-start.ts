@@ -44,7 +44,8 @@ export async function benchLabStart(containers = 100): Promise<Record<string, nu
   const dir = await mkdtemp(join(tmpdir(), 'fjord-bench-lab-start-'));
   const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
   const cp = await startControlPlane({ dir, postgresUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', natsUrl, name: NAME, grpcPort: await freePort() });
-  const fleet = await startLabFleet({ dir, hosts: 3, natsUrl, prefix: NAME, lab: { name: NAME } }).catch(async (err: unknown) => {
+  // Workers re-check their hosts at the worker's default interval (30 s), as deployed.
+  const fleet = await startLabFleet({ dir, hosts: 3, natsUrl, prefix: NAME, lab: { name: NAME }, reconcileIntervalMs: 30_000 }).catch(async (err: unknown) => {
     await cp.stop();
     throw err;
   });

@@ -28,13 +28,15 @@ export interface FleetOptions {
   natsUrl: string;
   prefix: string;
   lab: LabRef;
+  /** How often each worker re-checks its host unprompted (default 5 s, so hand-made damage heals fast). */
+  reconcileIntervalMs?: number;
 }
 
 /** Starts the worker process of lab host `host` (the `index`th) and registers it with the lab. */
 async function startLabWorker(opts: FleetOptions, host: string, index: number): Promise<ServiceProcess> {
   const config = join(opts.dir, `worker-${host}.json`);
   const base = await labWorkerConfig(opts.lab, host);
-  await writeFile(config, JSON.stringify({ ...base, subjectPrefix: opts.prefix, labels: { rack: `r${index + 1}` }, reconcileIntervalMs: 5000 }));
+  await writeFile(config, JSON.stringify({ ...base, subjectPrefix: opts.prefix, labels: { rack: `r${index + 1}` }, reconcileIntervalMs: opts.reconcileIntervalMs ?? 5000 }));
   const worker = await startService({
     name: `worker ${host}`,
     entry: 'services/worker/src/main.ts',

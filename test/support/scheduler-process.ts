@@ -3,7 +3,7 @@
  * and benchmarks that must kill it (`kill -9`) or measure it from outside.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,7 @@ export async function startSchedulerProcess(options: SchedulerProcessOptions): P
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => rmSync(dir, { recursive: true, force: true }));
   // Never leave a replica behind when the test or benchmark process ends abruptly.
   const reap = () => child.kill('SIGKILL');
   process.once('exit', reap);

@@ -1,13 +1,18 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
 import { loadConfig } from './load.js';
 import { SchedulerConfig, schedulerEnv } from './scheduler.js';
 
+// Config files of this file's tests, removed after them.
+const dir = mkdtempSync(join(tmpdir(), 'fjord-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
 function writeConfig(value: unknown): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'fjord-config-')), 'config.json');
+  const file = join(dir, `config-${files++}.json`);
   writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
   return file;
 }

@@ -1,12 +1,17 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@fjord/config';
 import { loadWorkerConfig } from './config.js';
 
+// Config files of this file's tests, removed after them.
+const dir = mkdtempSync(join(tmpdir(), 'fjord-worker-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
 function file(content: unknown): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'fjord-worker-config-')), 'worker.json');
+  const path = join(dir, `worker-${files++}.json`);
   writeFileSync(path, JSON.stringify(content));
   return path;
 }

@@ -4,9 +4,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../services/cli/src/demo/processes.js';
+
+export { freePort };
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -21,17 +23,6 @@ export interface SchedulerProcess {
   kill9(): void;
   /** SIGTERM and wait for the exit (SIGKILL after 10 s). */
   stop(): Promise<void>;
-}
-
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Options of {@link startSchedulerProcess}. */

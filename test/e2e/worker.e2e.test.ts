@@ -14,7 +14,7 @@ import type { placementV1 } from '@fjord/proto';
 import { callUnary, connect, type Clients } from '../../services/cli/src/client.js';
 import { startControlPlane, type ControlPlane } from '../../services/cli/src/demo/control-plane.js';
 import { startLabFleet, type Fleet } from '../../services/cli/src/demo/fleet.js';
-import { waitForHosts } from '../../services/cli/src/demo/run.js';
+import { waitForHosts, waitForRunning } from '../../services/cli/src/demo/wait.js';
 import { freePort } from '../support/scheduler-process.js';
 import { requireLab, skipLab } from './lab-env.js';
 
@@ -49,10 +49,6 @@ describe.skipIf(skipLab)('worker processes on the lab', () => {
   const portUuid = async (c: placementV1.Container): Promise<string> =>
     (await sh('ovs-vsctl', [`--db=${hostOf(c).ovsDb}`, '--timeout=5', 'get', 'port', vethName(runtimeNameOf(c.id)), '_uuid'], { what: 'read port uuid' })).stdout.trim();
   const pidOf = (c: placementV1.Container): Promise<number | undefined> => containerPid(hostOf(c), runtimeNameOf(c.id)).catch(() => undefined);
-  const running = async (): Promise<true | undefined> => {
-    const { containers } = await callUnary(clients, clients.placement, clients.placement.listContainers, { tenant: 'acme', host: '', network: '', limit: 0 });
-    return containers.length === placed.length && containers.every((c) => c.state === 'RUNNING') ? true : undefined;
-  };
 
   beforeAll(async () => {
     requireLab();
@@ -81,7 +77,7 @@ describe.skipIf(skipLab)('worker processes on the lab', () => {
     });
     placed = (await callUnary(clients, clients.placement, clients.placement.placeBatch, { containers: [spec('a'), spec('b')], policy: 'spread' })).containers;
     expect(new Set(placed.map((c) => c.host)).size).toBe(2);
-    await until('both containers RUNNING', 120_000, running);
+    await waitForRunning(clients, { tenant: 'acme', count: placed.length, timeoutMs: 120_000 });
     for (const c of placed) {
       expect(await portTag(c)).toBe(String(c.vlan));
       expect(await pidOf(c)).toBeGreaterThan(0);
@@ -136,7 +132,7 @@ describe.skipIf(skipLab)('worker processes on the lab', () => {
       const pid = await pidOf(b);
       return pid !== undefined && pid !== oldPid ? true : undefined;
     });
-    await until('both containers RUNNING', 30_000, running);
+    await waitForRunning(clients, { tenant: 'acme', count: placed.length, timeoutMs: 30_000 });
     const from = { pid: (await pidOf(a))! };
     expect(await pings(from, b.address)).toBe(true);
     expect(await fetchPage(from, b.address)).toMatch(/^acme\/b /);

@@ -361,7 +361,7 @@ export class Allocator {
 
   private async allocateNext(tenant: string, network: string, owner: string, key: string | null): Promise<Allocation> {
     for (let attempt = 1; ; attempt++) {
-      const { rows } = await sql<{ cidr: string; host: number | null; created_at: Date | null; free_blocks: number }>`
+      const { rows } = await sql<{ cidr: string; host: number | null; created_at: Date | null; any_free: boolean | null }>`
         WITH net AS MATERIALIZED (SELECT id, cidr FROM networks WHERE tenant = ${tenant} AND name = ${network}),
         blk AS MATERIALIZED (
           SELECT network_id, block_start, bitmap FROM address_blocks
@@ -383,14 +383,15 @@ export class Allocator {
           FROM pick WHERE b.network_id = pick.network_id AND b.block_start = pick.block_start
         )
         SELECT net.cidr, ins.host, ins.created_at,
-          (SELECT count(*)::int FROM address_blocks WHERE network_id = net.id AND bitmap <> -1) AS free_blocks
+          -- Only when nothing was taken: is anything free at all (locked by others), or is it full?
+          CASE WHEN ins.host IS NULL THEN EXISTS (SELECT 1 FROM address_blocks WHERE network_id = net.id AND bitmap <> -1) END AS any_free
         FROM net LEFT JOIN ins ON true`.execute(this.db);
       const row = rows[0];
       if (!row) throw notFoundNetwork(tenant, network);
       if (row.host !== null) {
         return { tenant, network, address: hostAddress(row.cidr, row.host), owner, idempotencyKey: key, createdAt: row.created_at! };
       }
-      if (row.free_blocks === 0) throw await this.exhausted(tenant, network, 1);
+      if (!row.any_free) throw await this.exhausted(tenant, network, 1);
       await backOffFromLockedBlocks(tenant, network, attempt);
     }
   }

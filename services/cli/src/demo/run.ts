@@ -9,10 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labPrerequisiteProblem, labStatus, type LabRef } from '@fjord/lab';
-import { callUnary, connect, type Clients } from '../client.js';
+import { callUnary, connect } from '../client.js';
 import { formatTable } from '../output.js';
 import { startControlPlane } from './control-plane.js';
 import { demoPostgres } from './postgres.js';
+import { waitForHosts } from './wait.js';
 import { startLabFleet, startSimulatedFleet, type Fleet } from './fleet.js';
 import { createNetworks, DEMO_CIDR, DEMO_TENANTS, placeContainers, proveIsolation, waitRunning, type DemoContainer, type Proof } from './scenario.js';
 
@@ -48,22 +49,21 @@ export interface DemoResult {
 /** Runs the demo; resolves with what it saw, after removing everything it made. */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const { say } = opts;
+  const dir = await mkdtemp(join(tmpdir(), 'fjord-demo-'));
+  // Undone in reverse order. The demo's files (logs) go last, and stay after a failure for a look.
   const cleanups: { what: string; run: () => Promise<void> }[] = [];
-  // Logs stay for a look after a failure; a finished or interrupted demo removes them too.
   let keepLogs = true;
   let cleaning: Promise<void> | undefined;
   const cleanup = (): Promise<void> =>
     (cleaning ??= (async () => {
-      if (keepLogs) cleanups.shift(); // the files entry is the first one pushed
-      for (const c of cleanups.reverse()) {
+      const files = keepLogs ? [] : [{ what: `the demo's files (${dir})`, run: () => rm(dir, { recursive: true, force: true }) }];
+      for (const c of [...cleanups.reverse(), ...files]) {
         await c.run().then(
           () => say(`  removed ${c.what}`),
           (err: unknown) => say(`  could not remove ${c.what}: ${err instanceof Error ? err.message : String(err)}`),
         );
       }
     })());
-  const dir = await mkdtemp(join(tmpdir(), 'fjord-demo-'));
-  cleanups.push({ what: `the demo's files (${dir})`, run: () => rm(dir, { recursive: true, force: true }) });
   const onSignal = (signal: NodeJS.Signals): void => {
     say(`\n${signal}: removing everything the demo made`);
     keepLogs = false;
@@ -134,19 +134,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await cleanup();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-  }
-}
-
-/** Waits until every host is registered and READY with the scheduler. */
-export async function waitForHosts(clients: Clients, hosts: readonly string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { hosts: listed } = await callUnary(clients, clients.fleet, clients.fleet.listHosts, { state: '' });
-    const ready = new Set(listed.filter((h) => h.state === 'READY').map((h) => h.name));
-    const missing = hosts.filter((h) => !ready.has(h));
-    if (missing.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`hosts not ready after ${timeoutMs / 1000} s: ${missing.join(', ')} (see the worker logs)`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

@@ -7,6 +7,7 @@ import { callUnary, type Clients } from '../client.js';
 import { placementV1 } from '@fjord/proto';
 import { captureWhile, containerPid, fetchPage, labClientJoin, macAt, pings, probe, type Lab, type LabRef, type ProbeSite } from '@fjord/lab';
 import { runtimeNameOf } from '@fjord/core';
+import { waitForRunning } from './wait.js';
 
 /** The subnet both tenants use: only their VLANs keep them apart. */
 export const DEMO_CIDR = '10.10.0.0/24';
@@ -74,20 +75,11 @@ export async function placeContainers(clients: Clients): Promise<void> {
   }
 }
 
-/** Waits until every demo container is reported RUNNING by its worker; throws naming the laggards. */
+/** Waits until every demo container is reported RUNNING by its worker; sorted by tenant and name. */
 export async function waitRunning(clients: Clients, timeoutMs: number): Promise<DemoContainer[]> {
-  const want = DEMO_TENANTS.reduce((n, t) => n + t.containers, 0);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const listed = (await callUnary(clients, clients.placement, clients.placement.listContainers, { tenant: '', host: '', network: '', limit: 0 })).containers;
-    const containers = listed.map(toDemoContainer).sort((a, b) => a.tenant.localeCompare(b.tenant) || a.name.localeCompare(b.name));
-    if (containers.length === want && containers.every((c) => c.state === 'RUNNING')) return containers;
-    if (Date.now() > deadline) {
-      const lagging = containers.filter((c) => c.state !== 'RUNNING').map((c) => `${c.tenant}/${c.name} on ${c.host}: ${c.state}`);
-      throw new Error(`containers not running after ${timeoutMs / 1000} s: ${lagging.join('; ') || `${containers.length} of ${want} placed`}`);
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  const count = DEMO_TENANTS.reduce((n, t) => n + t.containers, 0);
+  const containers = await waitForRunning(clients, { count, timeoutMs });
+  return containers.map(toDemoContainer).sort((a, b) => a.tenant.localeCompare(b.tenant) || a.name.localeCompare(b.name));
 }
 
 function toDemoContainer(c: placementV1.Container): DemoContainer {

@@ -4,8 +4,6 @@
 # Idempotent: a second run only checks. Under CI=true any missing prerequisite is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for_demo=0
-[ "${1:-}" = "--demo" ] && for_demo=1  # deploy/demo.sh: a missing Postgres is not fatal for the demo
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -53,23 +51,17 @@ if [ -z "${DATABASE_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
   fi
   if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-    if [ "$(id -u)" -eq 0 ]; then
-      say "starting a Postgres for Fjord in /var/lib/fjord/postgres (trust auth, 127.0.0.1 only)"
-      command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-      bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-      data=/var/lib/fjord/postgres
-      if [ ! -f "$data/PG_VERSION" ]; then
-        install -d -o postgres -g postgres "$data"
-        runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
-      fi
-      runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$data/server.log" -o "-c listen_addresses=127.0.0.1 -p 5432 -k /tmp" -w start >/dev/null
-      pg_isready -q -h 127.0.0.1 -p 5432 || die "Postgres did not start"
-    elif [ "$for_demo" = 1 ]; then
-      # The demo brings its own (embedded-postgres) for the length of its run.
-      say "no Postgres on 127.0.0.1:5432 and not root to install one: the demo will start an embedded one"
-    else
-      die "no Postgres on 127.0.0.1:5432; set DATABASE_URL or run as root to start one"
+    [ "$(id -u)" -eq 0 ] || die "no Postgres on 127.0.0.1:5432; set DATABASE_URL or run as root to start one"
+    say "starting a Postgres for Fjord in /var/lib/fjord/postgres (trust auth, 127.0.0.1 only)"
+    command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    data=/var/lib/fjord/postgres
+    if [ ! -f "$data/PG_VERSION" ]; then
+      install -d -o postgres -g postgres "$data"
+      runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
     fi
+    runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$data/server.log" -o "-c listen_addresses=127.0.0.1 -p 5432 -k /tmp" -w start >/dev/null
   fi
+  pg_isready -q -h 127.0.0.1 -p 5432 || die "Postgres did not start"
 fi
 say "ready: Node $(node --version), Postgres ${DATABASE_URL:-127.0.0.1:5432}, NATS ${NATS_URL:-127.0.0.1:4222}"

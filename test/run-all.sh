@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash deploy/setup.sh || exit 1
 
 out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT  # the vitest JSON reports, read below
 status=0
 echo "== check: generated code, types, lint"
 bash test/check.sh || status=1

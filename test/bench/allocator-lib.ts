@@ -37,8 +37,9 @@ export async function benchAllocatorLibrary(url: string): Promise<Record<string,
       }
     }
 
-    const batchNets = await Promise.all([3, 4, 5, 6].map((i) => network(`batch-${i}`, i)));
-    out.batch_addresses_per_s = round(await runBatches(alloc, batchNets, 500));
+    // Four batches in flight, each client filling two /16s in turn, so the phase outlasts PHASE_MS.
+    const batchNets = await Promise.all([3, 4, 5, 6, 7, 8, 9, 10].map((i) => network(`batch-${i}`, i)));
+    out.batch_addresses_per_s = round(await runBatches(alloc, [batchNets.slice(0, 2), batchNets.slice(2, 4), batchNets.slice(4, 6), batchNets.slice(6)], 500));
 
     out.networks_per_s = round(await runCreates(alloc, 16));
     out.duplicates = await countDuplicates(db);
@@ -68,15 +69,18 @@ async function runSingle(alloc: Allocator, network: string, concurrency: number)
   return { perSecond: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99) };
 }
 
-async function runBatches(alloc: Allocator, networks: string[], size: number): Promise<number> {
+async function runBatches(alloc: Allocator, networksPerClient: string[][], size: number): Promise<number> {
   let addresses = 0;
   const start = performance.now();
   const deadline = start + PHASE_MS;
   await Promise.all(
-    networks.map(async (network) => {
-      // Stop well before the /16 (65,533 addresses) runs out.
-      for (let n = 0; performance.now() < deadline && n + size <= 60_000; n += size) {
-        addresses += (await alloc.allocateAddresses('bench', network, size, { owner: 'bench' })).length;
+    networksPerClient.map(async (networks) => {
+      for (const network of networks) {
+        // Stop well before the /16 (65,533 addresses) runs out.
+        for (let n = 0; performance.now() < deadline && n + size <= 60_000; n += size) {
+          const got = await alloc.allocateAddresses('bench', network, size, { owner: 'bench' });
+          addresses += got.length; // after the await: `x += await f()` reads x before it suspends
+        }
       }
     }),
   );

@@ -58,10 +58,13 @@ export async function benchLabStart(containers = 100): Promise<Record<string, nu
     const totalS = (performance.now() - t1) / 1000;
 
     // Networking, not just processes: a container on hv1 reaches one on each other host.
+    const labHost = (name: string) => fleet.lab!.hosts.find((h) => h.name === name)!;
     const onHost = (h: string) => running.find((c) => c.host === h && c.spec!.name.startsWith('c'))!;
     const from = onHost('hv1');
-    const site = { pid: await containerPid(fleet.lab!.hosts.find((h) => h.name === 'hv1')!, runtimeNameOf(from.id)) };
+    const site = { pid: await containerPid(labHost('hv1'), runtimeNameOf(from.id)) };
     const reach = await Promise.all(['hv2', 'hv3'].map((h) => pings(site, onHost(h).address, 3)));
+    // Every container reported RUNNING has a live init process in LXC on its host (throws if not).
+    const pids = await Promise.all(running.map((c) => containerPid(labHost(c.host), runtimeNameOf(c.id))));
     return {
       containers,
       hosts: 3,
@@ -70,6 +73,7 @@ export async function benchLabStart(containers = 100): Promise<Record<string, nu
       ms_per_container: round((totalS * 1000) / containers),
       warmup_s: round(warmupS),
       cross_host_ping_ok: reach.every(Boolean) ? 1 : 0,
+      verified_running: pids.length,
     };
   } finally {
     clients.close();

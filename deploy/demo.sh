@@ -6,5 +6,5 @@
 # Extra arguments go to `fjordctl demo` (see --help there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash deploy/setup.sh
+bash deploy/setup.sh --demo
 exec node --import tsx services/cli/src/main.ts demo "$@"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs and starts everything Fjord's tests and demo need on a Debian/Ubuntu machine with
-# Node 20+: Debian packages (as root), npm packages, and Postgres and NATS when not reachable.
+# Node 20+: Debian packages (as root), npm packages, and Postgres and NATS when not reachable
+# (with --demo, a missing Postgres is left to the demo, which embeds one).
 # Idempotent: a second run only checks. Under CI=true any missing prerequisite is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for_demo=0
+[ "${1:-}" = "--demo" ] && for_demo=1  # deploy/demo.sh: without a Postgres the demo embeds its own
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -50,7 +53,9 @@ if [ -z "${DATABASE_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then
     say "starting the local Postgres cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
   fi
-  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 && [ "$for_demo" = 1 ]; then
+    say "no Postgres on 127.0.0.1:5432: the demo will start an embedded one for its run"
+  elif ! pg_isready -q -h 127.0.0.1 -p 5432; then
     [ "$(id -u)" -eq 0 ] || die "no Postgres on 127.0.0.1:5432; set DATABASE_URL or run as root to start one"
     say "starting a Postgres for Fjord in /var/lib/fjord/postgres (trust auth, 127.0.0.1 only)"
     command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
@@ -61,7 +66,7 @@ if [ -z "${DATABASE_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then
       runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
     fi
     runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$data/server.log" -o "-c listen_addresses=127.0.0.1 -p 5432 -k /tmp" -w start >/dev/null
+    pg_isready -q -h 127.0.0.1 -p 5432 || die "Postgres did not start"
   fi
-  pg_isready -q -h 127.0.0.1 -p 5432 || die "Postgres did not start"
 fi
 say "ready: Node $(node --version), Postgres ${DATABASE_URL:-127.0.0.1:5432}, NATS ${NATS_URL:-127.0.0.1:4222}"

@@ -17,7 +17,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--simulate', 'use simulated hosts even where the lab could run', false)
     .option('--name <name>', 'lab name, NATS subject prefix and database stem (1-8 of a-z0-9)', 'fjdemo')
     .option('--grpc-port <port>', 'port of the demo scheduler on 127.0.0.1', positive, 50151)
-    .option('--postgres <url>', 'Postgres server the demo creates its database on', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
+    .option('--postgres <url>', 'Postgres server the demo creates its database on (an embedded one is started when none answers)', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
     .option('--nats <url>', 'NATS server', process.env.NATS_URL ?? 'nats://127.0.0.1:4222')
     .action(async (opts: { hosts: number; simulate: boolean; name: string; grpcPort: number; postgres: string; nats: string }, command: Command) => {
       if (opts.hosts < 3) throw new CommanderArgumentError('--hosts: the demo needs at least 3 hosts');

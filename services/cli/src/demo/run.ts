@@ -12,6 +12,7 @@ import { labPrerequisiteProblem, labStatus, type LabRef } from '@fjord/lab';
 import { callUnary, connect } from '../client.js';
 import { formatTable } from '../output.js';
 import { startControlPlane } from './control-plane.js';
+import { demoPostgres } from './postgres.js';
 import { waitForHosts } from './wait.js';
 import { startLabFleet, startSimulatedFleet, type Fleet } from './fleet.js';
 import { createNetworks, DEMO_CIDR, DEMO_TENANTS, placeContainers, proveIsolation, waitRunning, type DemoContainer, type Proof } from './scenario.js';
@@ -33,6 +34,8 @@ export interface DemoOptions {
 /** What the demo did and saw. */
 export interface DemoResult {
   fleet: 'lab' | 'simulator';
+  /** Whether the demo ran on an embedded Postgres (none answered at its URL). */
+  embeddedPostgres: boolean;
   /** Why the lab was not used, when it was not. */
   labProblem: string | null;
   hosts: string[];
@@ -69,8 +72,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    say(`== control plane: database ${opts.name}_db on ${new URL(opts.postgresUrl).host}, NATS ${opts.natsUrl} (prefix ${opts.name})`);
-    const cp = await startControlPlane({ dir, postgresUrl: opts.postgresUrl, natsUrl: opts.natsUrl, name: opts.name, grpcPort: opts.grpcPort });
+    const pg = await demoPostgres(opts.postgresUrl, say);
+    if (pg.embedded) cleanups.push({ what: 'the embedded Postgres', run: () => pg.stop() });
+    say(`== control plane: database ${opts.name}_db on ${new URL(pg.url).host}${pg.embedded ? ' (embedded)' : ''}, NATS ${opts.natsUrl} (prefix ${opts.name})`);
+    const cp = await startControlPlane({ dir, postgresUrl: pg.url, natsUrl: opts.natsUrl, name: opts.name, grpcPort: opts.grpcPort });
     cleanups.push({ what: 'the scheduler, its streams and its database', run: () => cp.stop() });
     say(`  scheduler serving gRPC on ${cp.server} (log ${cp.scheduler.logFile})`);
 
@@ -121,7 +126,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const failed = proofs.some((p) => !p.ok) || leftAfterDelete > 0;
     keepLogs = failed;
     say(`== ${failed ? `FAILED (logs kept in ${dir})` : 'done'}; cleaning up`);
-    return { fleet: fleet.kind, labProblem, hosts: fleet.hosts, vlans: Object.fromEntries(vlans), containers, proofs, leftAfterDelete };
+    return { fleet: fleet.kind, embeddedPostgres: pg.embedded, labProblem, hosts: fleet.hosts, vlans: Object.fromEntries(vlans), containers, proofs, leftAfterDelete };
   } catch (err) {
     if (keepLogs) say(`== FAILED (logs kept in ${dir}); cleaning up`); // not after Ctrl-C
     throw err;

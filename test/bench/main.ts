@@ -22,8 +22,8 @@ const scenarios: Record<string, Scenario> = {
     run: async () => (await import('./allocator.js')).benchAllocator(),
   },
   placement: {
-    summary: 'placements/s and latency through a scheduler process to simulated workers (--hosts N, default 5000)',
-    run: async (o) => (await import('./placement.js')).benchPlacement(numberOption(o.hosts, 5000)),
+    summary: 'placements/s and latency through a scheduler process to simulated workers (--hosts N, default 5000; --skip-fill leaves out the 10,000-host memory phase)',
+    run: async (o) => (await import('./placement.js')).benchPlacement(numberOption(o.hosts, 5000), { fill: o['skip-fill'] !== true }),
   },
   'placement-decision': {
     summary: 'the pure placement engine alone over a 10,000-host snapshot',
@@ -48,12 +48,13 @@ async function main(): Promise<void> {
       hosts: { type: 'string' },
       ports: { type: 'string' },
       containers: { type: 'string' },
+      'skip-fill': { type: 'boolean', default: false },
     },
   });
   const name = positionals[0];
   const scenario = name ? scenarios[name] : undefined;
   if (values.help || !scenario) {
-    console.log('usage: npm run bench -- <scenario> [--json] [--hosts N] [--ports N] [--containers N]\n\nscenarios:');
+    console.log('usage: npm run bench -- <scenario> [--json] [--hosts N] [--ports N] [--containers N] [--skip-fill]\n\nscenarios:');
     for (const [key, s] of Object.entries(scenarios)) console.log(`  ${key.padEnd(12)} ${s.summary}`);
     if (!values.help) process.exitCode = 2;
     return;

@@ -30,31 +30,44 @@ export interface ContainerRecord {
 /** A container to insert; the address must already be allocated on its network. */
 export type NewContainer = Omit<ContainerRecord, 'network' | 'vlan' | 'cidr' | 'state' | 'observed' | 'createdAt' | 'updatedAt'>;
 
-/** Inserts placed containers (in the applier's transaction). */
-export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[]): Promise<void> {
-  if (containers.length === 0) return;
-  await trx
-    .insertInto('containers')
-    .values(
-      containers.map((c) => ({
-        id: c.id,
-        tenant: c.tenant,
-        name: c.name,
-        network_id: c.networkId,
-        address_host: c.addressHost,
-        address: c.address,
-        host: c.host,
-        template: c.template,
-        cpu_millis: c.cpuMillis,
-        memory_bytes: c.memoryBytes,
-        constraints: c.constraints,
-        anti_affinity_group: c.antiAffinityGroup,
-        spread_label: c.spreadLabel,
-        command: c.command,
-        runtime_name: c.runtimeName,
-      })),
+/**
+ * Inserts placed containers (in the applier's transaction) and returns them as stored. One
+ * statement whatever the count: the rows travel as one JSON parameter, so Postgres plans it once
+ * per connection instead of once per distinct row count.
+ */
+export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[]): Promise<ContainerRecord[]> {
+  if (containers.length === 0) return [];
+  const rows = containers.map((c) => ({
+    id: c.id,
+    tenant: c.tenant,
+    name: c.name,
+    network_id: c.networkId,
+    address_host: c.addressHost,
+    address: c.address,
+    host: c.host,
+    template: c.template,
+    cpu_millis: c.cpuMillis,
+    memory_bytes: c.memoryBytes,
+    constraints: c.constraints,
+    anti_affinity_group: c.antiAffinityGroup,
+    spread_label: c.spreadLabel,
+    command: c.command,
+    runtime_name: c.runtimeName,
+  }));
+  const { rows: inserted } = await sql<Row>`
+    WITH c AS (
+      INSERT INTO containers (id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes,
+                              constraints, anti_affinity_group, spread_label, command, runtime_name)
+      SELECT id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes,
+             constraints, anti_affinity_group, spread_label, command, runtime_name
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(
+        id uuid, tenant text, name text, network_id uuid, address_host integer, address text, host text, template text,
+        cpu_millis integer, memory_bytes bigint, constraints text[], anti_affinity_group text, spread_label text, command text,
+        runtime_name text)
+      RETURNING *
     )
-    .execute();
+    SELECT c.*, n.name AS network, n.vlan, n.cidr::text AS cidr FROM c JOIN networks n ON n.id = c.network_id`.execute(trx);
+  return inserted.map(toRecord);
 }
 
 function selectContainers(db: Kysely<Database>) {

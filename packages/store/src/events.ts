@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from './schema.js';
 
 /** An event to record: what happened, to what, where. */
@@ -22,26 +22,22 @@ export interface EventRecord {
 }
 
 /**
- * Records events and queues them for the relay, in the caller's transaction, together with
- * `desired` outbox rows for every host whose desired state changed.
+ * Records events and queues them for the relay, in the caller's transaction, together with every
+ * host whose desired state changed: one outbox row for the whole change.
  */
 export async function recordChanges(trx: Kysely<Database>, events: readonly NewEvent[], changedHosts: readonly string[]): Promise<void> {
-  if (changedHosts.length > 0) {
-    await trx
-      .insertInto('outbox')
-      .values(changedHosts.map((host) => ({ kind: 'desired' as const, host })))
-      .execute();
-  }
-  if (events.length === 0) return;
-  const rows = await trx
-    .insertInto('events')
-    .values(events.map((e) => ({ kind: e.kind, tenant: e.tenant ?? null, subject: e.subject, host: e.host ?? null, message: e.message ?? '' })))
-    .returning('sequence')
-    .execute();
-  await trx
-    .insertInto('outbox')
-    .values(rows.map((r) => ({ kind: 'event' as const, event_sequence: r.sequence })))
-    .execute();
+  if (events.length === 0 && changedHosts.length === 0) return;
+  // One statement whatever the count: the rows travel as one JSON parameter.
+  const rows = events.map((e) => ({ kind: e.kind, tenant: e.tenant ?? null, subject: e.subject, host: e.host ?? null, message: e.message ?? '' }));
+  await sql`
+    WITH ev AS (
+      INSERT INTO events (kind, tenant, subject, host, message)
+      SELECT kind, tenant, subject, host, message
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(kind text, tenant text, subject text, host text, message text)
+      RETURNING sequence
+    )
+    INSERT INTO outbox (hosts, event_sequences)
+    SELECT ${sql.val([...changedHosts])}::text[], coalesce((SELECT array_agg(sequence ORDER BY sequence) FROM ev), '{}')`.execute(trx);
 }
 
 /** Events after `afterSequence` (oldest first), optionally of one tenant. */
@@ -52,10 +48,15 @@ export async function listEvents(db: Kysely<Database>, afterSequence: number, te
   return rows.map(toEvent);
 }
 
-/** Events with these sequence numbers (for the relay). */
+/** Events with these sequence numbers (for the relay), oldest first. */
 export async function eventsBySequence(db: Kysely<Database>, sequences: readonly string[]): Promise<EventRecord[]> {
   if (sequences.length === 0) return [];
-  const rows = await db.selectFrom('events').selectAll().where('sequence', 'in', sequences).orderBy('sequence').execute();
+  const rows = await db
+    .selectFrom('events')
+    .selectAll()
+    .where(sql<boolean>`sequence = ANY(${sql.val([...sequences])}::bigint[])`)
+    .orderBy('sequence')
+    .execute();
   return rows.map(toEvent);
 }
 
@@ -71,10 +72,10 @@ function toEvent(row: { sequence: string; kind: string; tenant: string | null; s
 
 /** A batch of outbox rows, oldest first. */
 export async function readOutbox(db: Kysely<Database>, limit: number) {
-  return db.selectFrom('outbox').select(['id', 'kind', 'host', 'event_sequence']).orderBy('id').limit(limit).execute();
+  return db.selectFrom('outbox').select(['id', 'hosts', 'event_sequences']).orderBy('id').limit(limit).execute();
 }
 
 /** Removes outbox rows once published. */
 export async function deleteOutbox(db: Kysely<Database>, ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await db.deleteFrom('outbox').where('id', 'in', ids).execute();
+  if (ids.length > 0) await db.deleteFrom('outbox').where(sql<boolean>`id = ANY(${sql.val([...ids])}::bigint[])`).execute();
 }

@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationResult, Migrator } from 'kysely';
 import { migration0001Networks } from './migrations/0001-networks.js';
 import { migration0002Placement } from './migrations/0002-placement.js';
+import { migration0003OutboxPerCommit } from './migrations/0003-outbox-per-commit.js';
 
 /**
  * Every migration, by name; kysely applies them in name order. Append new ones here
@@ -9,6 +10,7 @@ import { migration0002Placement } from './migrations/0002-placement.js';
 export const migrations: Record<string, Migration> = {
   '0001-networks': migration0001Networks,
   '0002-placement': migration0002Placement,
+  '0003-outbox-per-commit': migration0003OutboxPerCommit,
 };
 
 /** Applies every pending migration; throws the first failure with the migration's name. */

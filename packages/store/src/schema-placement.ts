@@ -64,15 +64,15 @@ export interface EventsTable {
 }
 
 /** A change the relay has yet to publish. */
+/** One committed change for the relay (migration 0003): hosts to publish, events to publish. */
 export interface OutboxTable {
   id: ColumnType<string, never, never>;
-  kind: 'desired' | 'event';
-  host: string | null;
-  event_sequence: ColumnType<string | null, number | bigint | string | null | undefined, never>;
+  hosts: ColumnType<string[], string[] | undefined, never>;
+  event_sequences: ColumnType<string[], string[] | undefined, never>;
   created_at: Timestamp;
 }
 
-/** The tables of migration 0002. */
+/** The tables of migration 0002 (the outbox as migration 0003 left it). */
 export interface PlacementTables {
   hosts: HostsTable;
   containers: ContainersTable;

@@ -306,7 +306,7 @@ export class Applier {
           });
         });
       }
-      await insertContainers(trx, rows);
+      const inserted = await insertContainers(trx, rows);
       const hosts = [...new Set(rows.map((r) => r.host))];
       await bumpGenerations(trx, hosts);
       await recordChanges(
@@ -314,13 +314,12 @@ export class Applier {
         rows.map((r) => ({ kind: 'container.placed', tenant: r.tenant, subject: `${r.tenant}/${r.name}`, host: r.host, message: `on ${r.host} at ${r.address}` })),
         hosts,
       );
-      return rows;
+      return inserted;
     });
 
     this.state.snapshot = snapshot;
     this.onCommit();
-    const placed = await findContainers(this.db, rows);
-    const byKey = new Map(placed.map((c) => [`${c.tenant}/${c.name}`, c]));
+    const byKey = new Map(rows.map((c) => [`${c.tenant}/${c.name}`, c]));
     for (const { job } of accepted) job.resolve(job.specs.map((s) => byKey.get(`${s.tenant}/${s.name}`)!));
   }
 

@@ -20,11 +20,17 @@ export function toProtoEvent(e: EventRecord): placementV1.Event {
   };
 }
 
+/** Events per NATS message at most (a message stays far below NATS's 1 MB payload limit). */
+const EVENTS_PER_MESSAGE = 500;
+
 /**
- * Publishes the outbox to NATS JetStream, oldest first, and deletes what was published. Each
- * message carries a message id (`desired:<host>:<generation>`, `event:<sequence>`), so a relay
- * that crashed after publishing and before deleting publishes again without duplicating anything:
- * JetStream drops the repeat. Runs on the leader only, one batch at a time.
+ * Publishes the outbox to NATS JetStream, oldest first, and deletes what was published. An
+ * outbox row is one committed change: the hosts whose desired state it changed and the events it
+ * recorded. Each host's state goes out as one message, and the row's events as a few
+ * `EventBatch` messages (per tenant, up to {@link EVENTS_PER_MESSAGE}). Every message carries an id
+ * derived from what it holds (`desired:<host>:<generation>`, `events:<first sequence>`), so a relay
+ * that crashed after publishing and before deleting publishes the same messages again and
+ * JetStream drops the repeats. Runs on the leader only, one batch at a time.
  */
 export class OutboxRelay {
   private readonly js: JetStreamClient;
@@ -74,7 +80,7 @@ export class OutboxRelay {
   private async drain(): Promise<void> {
     try {
       for (;;) {
-        const published = await this.relayBatch(1000);
+        const published = await this.relayBatch(200); // changes; each may hold thousands of hosts and events
         if (published === 0 || this.stopped) return;
       }
     } catch (err) {
@@ -86,9 +92,8 @@ export class OutboxRelay {
   async relayBatch(limit: number): Promise<number> {
     const rows = await readOutbox(this.db, limit);
     if (rows.length === 0) return 0;
-    const hosts = [...new Set(rows.filter((r) => r.kind === 'desired' && r.host).map((r) => r.host!))];
-    const sequences = rows.filter((r) => r.kind === 'event' && r.event_sequence).map((r) => r.event_sequence!);
-    const [states, events] = await Promise.all([buildDesiredStates(this.db, hosts), eventsBySequence(this.db, sequences)]);
+    const hosts = [...new Set(rows.flatMap((r) => r.hosts))];
+    const [states, events] = await Promise.all([buildDesiredStates(this.db, hosts), eventsBySequence(this.db, rows.flatMap((r) => r.event_sequences))]);
     const publishes: Promise<unknown>[] = [];
     for (const state of states.values()) {
       publishes.push(
@@ -97,12 +102,16 @@ export class OutboxRelay {
         }),
       );
     }
-    for (const event of events) {
-      publishes.push(
-        this.js.publish(this.subjects.events(event.tenant ?? undefined), encode(placementV1.Event, toProtoEvent(event)), {
-          msgID: `event:${event.sequence}`,
-        }),
-      );
+    const bySequence = new Map(events.map((e) => [String(e.sequence), e]));
+    for (const row of rows) {
+      const rowEvents = row.event_sequences.map((s) => bySequence.get(s)).filter((e) => e !== undefined);
+      for (const batch of eventBatches(rowEvents)) {
+        publishes.push(
+          this.js.publish(this.subjects.events(batch[0]!.tenant ?? undefined), encode(placementV1.EventBatch, { events: batch.map(toProtoEvent) }), {
+            msgID: `events:${batch[0]!.sequence}`,
+          }),
+        );
+      }
     }
     await Promise.all(publishes);
     await deleteOutbox(
@@ -118,4 +127,19 @@ export class OutboxRelay {
     clearTimeout(this.timer);
     await this.idle;
   }
+}
+
+/** One change's events split by tenant, then into runs of at most {@link EVENTS_PER_MESSAGE}, in sequence order. */
+function eventBatches(events: readonly EventRecord[]): EventRecord[][] {
+  const byTenant = new Map<string, EventRecord[]>();
+  for (const e of events) {
+    const list = byTenant.get(e.tenant ?? '');
+    if (list) list.push(e);
+    else byTenant.set(e.tenant ?? '', [e]);
+  }
+  const batches: EventRecord[][] = [];
+  for (const list of byTenant.values()) {
+    for (let i = 0; i < list.length; i += EVENTS_PER_MESSAGE) batches.push(list.slice(i, i + EVENTS_PER_MESSAGE));
+  }
+  return batches;
 }

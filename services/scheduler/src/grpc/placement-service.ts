@@ -114,9 +114,9 @@ async function watch(deps: PlacementServiceDeps, call: ServerWritableStream<plac
     callback: (err, msg) => {
       if (err) return;
       try {
-        const event = decode(placementV1.Event, 'Event', msg.subject, msg.data);
-        if (replaying) buffered.push(event);
-        else send(event);
+        const { events } = decode(placementV1.EventBatch, 'EventBatch', msg.subject, msg.data);
+        if (replaying) buffered.push(...events);
+        else events.forEach(send);
       } catch (error) {
         log.warn({ err: error }, 'dropped a malformed event');
       }

@@ -39,7 +39,9 @@ async function storedEvents(): Promise<number> {
 describe('outbox relay', () => {
   it('writes one outbox row per change and publishes its events once, in per-tenant batches, also when published again', async () => {
     const received: placementV1.Event[][] = [];
-    const sub = nc.subscribe(subjects.allEvents(), { callback: (_err, msg) => received.push(decode(placementV1.EventBatch, 'EventBatch', msg.subject, msg.data).events) });
+    const sub = nc.subscribe(subjects.allEvents(), {
+      callback: (_err, msg) => void received.push(decode(placementV1.EventBatch, 'EventBatch', msg.subject, msg.data).events),
+    });
     const events = [
       ...Array.from({ length: 600 }, (_, i) => ({ kind: 'container.placed', tenant: 'red', subject: `red/c${i}`, message: 'test' })),
       ...Array.from({ length: 3 }, (_, i) => ({ kind: 'container.placed', tenant: 'blue', subject: `blue/c${i}`, message: 'test' })),

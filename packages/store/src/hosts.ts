@@ -61,10 +61,12 @@ export async function registerHosts(
 /** Bumps the desired generation of each host (its desired state changed); returns host → generation. */
 export async function bumpGenerations(trx: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, number>> {
   if (hosts.length === 0) return new Map();
-  // Rows are locked in name order, as every multi-host update does, so two never deadlock.
+  // Rows are locked in name order, as every multi-host update does, so two never deadlock. NO KEY
+  // UPDATE (the name, a key, stays): inserting a container checks its foreign key with a KEY SHARE
+  // lock on the host row, which a FOR UPDATE lock would make wait.
   const { rows } = await sql<{ name: string; desired_generation: string }>`
     UPDATE hosts SET desired_generation = desired_generation + 1, updated_at = now()
-    WHERE name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[]) ORDER BY name FOR UPDATE)
+    WHERE name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[]) ORDER BY name FOR NO KEY UPDATE)
     RETURNING name, desired_generation
   `.execute(trx);
   return new Map(rows.map((r) => [r.name, Number(r.desired_generation)]));
@@ -82,7 +84,7 @@ export async function touchHeartbeats(db: Kysely<Database>, hosts: readonly stri
   // Liveness is for display: rows a decision holds right now are skipped, never waited for.
   await sql`
     UPDATE hosts SET last_heartbeat_at = now()
-    WHERE name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[]) ORDER BY name FOR UPDATE SKIP LOCKED)
+    WHERE name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[]) ORDER BY name FOR NO KEY UPDATE SKIP LOCKED)
   `.execute(db);
 }
 
@@ -95,7 +97,7 @@ export async function recordAppliedGenerations(db: Kysely<Database>, applied: Re
     UPDATE hosts SET applied_generation = GREATEST(hosts.applied_generation, v.generation)
     FROM unnest(${sql.val(names)}::text[], ${sql.val(generations)}::bigint[]) AS v(name, generation)
     WHERE hosts.name = v.name
-      AND hosts.name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val(names)}::text[]) ORDER BY name FOR UPDATE SKIP LOCKED)
+      AND hosts.name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val(names)}::text[]) ORDER BY name FOR NO KEY UPDATE SKIP LOCKED)
   `.execute(db);
 }
 

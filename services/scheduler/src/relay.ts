@@ -22,6 +22,10 @@ export function toProtoEvent(e: EventRecord): placementV1.Event {
 
 /** Events per NATS message at most (a message stays far below NATS's 1 MB payload limit). */
 const EVENTS_PER_MESSAGE = 500;
+/** Hosts whose desired states one read builds. */
+const HOSTS_PER_READ = 1000;
+/** Events one read fetches, about (whole changes are taken). */
+const EVENTS_PER_READ = 5000;
 
 /**
  * Publishes the outbox to NATS JetStream, oldest first, and deletes what was published. An
@@ -88,24 +92,50 @@ export class OutboxRelay {
     }
   }
 
-  /** Publishes up to `limit` outbox rows; returns how many rows were handled. */
+  /**
+   * Publishes up to `limit` outbox rows; returns how many rows were handled. Reads and publishes a
+   * bounded slice at a time ({@link HOSTS_PER_READ} hosts, about {@link EVENTS_PER_READ} events):
+   * a pass may cover the whole fleet, and each desired state holds every container of its host.
+   */
   async relayBatch(limit: number): Promise<number> {
     const rows = await readOutbox(this.db, limit);
     if (rows.length === 0) return 0;
     const hosts = [...new Set(rows.flatMap((r) => r.hosts))];
-    const [states, events] = await Promise.all([buildDesiredStates(this.db, hosts), eventsBySequence(this.db, rows.flatMap((r) => r.event_sequences))]);
-    const publishes: Promise<unknown>[] = [];
-    for (const state of states.values()) {
-      publishes.push(
+    for (let i = 0; i < hosts.length; i += HOSTS_PER_READ) await this.publishDesired(hosts.slice(i, i + HOSTS_PER_READ));
+    for (let i = 0; i < rows.length; ) {
+      const slice: string[][] = [];
+      for (let n = 0; i < rows.length && n < EVENTS_PER_READ; i++) {
+        slice.push(rows[i]!.event_sequences);
+        n += rows[i]!.event_sequences.length;
+      }
+      await this.publishEvents(slice);
+    }
+    await deleteOutbox(
+      this.db,
+      rows.map((r) => r.id),
+    );
+    return rows.length;
+  }
+
+  private async publishDesired(hosts: string[]): Promise<void> {
+    const states = await buildDesiredStates(this.db, hosts);
+    await Promise.all(
+      [...states.values()].map((state) =>
         this.js.publish(this.subjects.host(state.host, HostVerb.Desired), encode(workerV1.DesiredState, state), {
           msgID: `desired:${state.host}:${state.generation}`,
         }),
-      );
-    }
+      ),
+    );
+  }
+
+  /** Publishes the events of some changes (each change's sequences), in batches per change. */
+  private async publishEvents(changes: string[][]): Promise<void> {
+    const events = await eventsBySequence(this.db, changes.flat());
     const bySequence = new Map(events.map((e) => [String(e.sequence), e]));
-    for (const row of rows) {
-      const rowEvents = row.event_sequences.map((s) => bySequence.get(s)).filter((e) => e !== undefined);
-      for (const batch of eventBatches(rowEvents)) {
+    const publishes: Promise<unknown>[] = [];
+    for (const sequences of changes) {
+      const changeEvents = sequences.map((s) => bySequence.get(s)).filter((e) => e !== undefined);
+      for (const batch of eventBatches(changeEvents)) {
         publishes.push(
           this.js.publish(this.subjects.events(batch[0]!.tenant ?? undefined), encode(placementV1.EventBatch, { events: batch.map(toProtoEvent) }), {
             msgID: `events:${batch[0]!.sequence}`,
@@ -114,11 +144,6 @@ export class OutboxRelay {
       }
     }
     await Promise.all(publishes);
-    await deleteOutbox(
-      this.db,
-      rows.map((r) => r.id),
-    );
-    return rows.length;
   }
 
   /** Stops after the pass in progress. */

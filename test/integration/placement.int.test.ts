@@ -152,6 +152,18 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     expect(changed.code).toBe(status.ALREADY_EXISTS);
   });
 
+  it('answers concurrent copies of one request with one container, also while earlier groups commit', async () => {
+    // Requests queue while a group commits, and the next group is decided before that commit ends:
+    // copies of one request land in different groups, and every copy must get the same container.
+    const names = Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? 'dup-1' : `dup-other-${i}`));
+    const answers = await Promise.all(names.map((n) => place(spec(n, { cpuMillis: 10 }))));
+    const copies = answers.filter((_, i) => i % 2 === 0).map((a) => a.container?.id);
+    expect(new Set(copies).size).toBe(1);
+    expect(copies[0]).toBeTruthy();
+    expect(new Set(answers.map((a) => a.container?.id)).size).toBe(13);
+    for (const name of new Set(names)) await unary(placement, placement.deleteContainer, { tenant: 'acme', name });
+  });
+
   it('never puts two members of an anti-affinity group on one host, and spreads them over racks', async () => {
     const { containers } = await unary(placement, placement.placeBatch, {
       containers: [1, 2, 3].map((i) => spec(`ha-${i}`, { antiAffinityGroup: 'ha', spreadLabel: 'rack' })),

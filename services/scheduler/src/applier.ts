@@ -68,6 +68,21 @@ type Job = PlaceJob | RegisterJob | OtherJob;
 
 type Network = Awaited<ReturnType<typeof findNetworks>> extends Map<string, infer N> ? N : never;
 
+/** What a request's decision is: containers to place, an answer without a write, or an error. */
+type Outcome =
+  | { kind: 'plan'; plan: readonly Placement[] }
+  | { kind: 'copy'; keys: string[] }
+  | { kind: 'answer'; containers: ContainerRecord[] }
+  | { kind: 'reject'; error: unknown };
+
+/** A group of requests decided against a snapshot; `snapshot` is that one after the group's plans. */
+interface DecidedGroup {
+  group: PlaceJob[];
+  outcomes: Outcome[];
+  networks: Map<string, Network>;
+  snapshot: PlacementSnapshot;
+}
+
 /** How many containers one group commit takes at most. */
 const MAX_GROUP = 2000;
 
@@ -76,7 +91,9 @@ const MAX_GROUP = 2000;
  * what has queued, computes every plan against the current fleet state (each seeing the ones
  * before it), and commits them in one transaction with their addresses, events and outbox rows,
  * fenced by the leader lease. Should the group fail, each request is retried alone so that one
- * bad request fails only itself. The fleet state changes only after a commit.
+ * bad request fails only itself. The next group is decided while one commits (see `loop`); no
+ * request is answered before the commit its decision rests on. The fleet state changes only
+ * after a commit.
  */
 export class Applier {
   private readonly queue: Job[] = [];
@@ -194,54 +211,90 @@ export class Applier {
     }
   }
 
+  /**
+   * Takes queued work in order. Placement groups are pipelined: the next group is decided while
+   * the one before it commits, against the fleet as that one will leave it. If that commit does
+   * not go as planned, the next group is decided again against what did commit.
+   */
   private async loop(): Promise<void> {
-    while (this.queue.length > 0 && !this.stopped) {
-      const first = this.queue[0]!;
-      if ('run' in first) {
-        this.queue.shift();
-        await first.run();
-        continue;
+    let inFlight: { committed: Promise<boolean>; snapshot: PlacementSnapshot } | undefined;
+    const settle = async (): Promise<boolean> => {
+      const committed = inFlight ? await inFlight.committed : true;
+      inFlight = undefined;
+      return committed;
+    };
+    do {
+      while (this.queue.length > 0 && !this.stopped) {
+        const first = this.queue[0]!;
+        if ('run' in first) {
+          await settle();
+          this.queue.shift();
+          await first.run();
+          continue;
+        }
+        if ('registration' in first) {
+          await settle();
+          const registrations: RegisterJob[] = [];
+          while (registrations.length < MAX_GROUP && this.queue[0] && 'registration' in this.queue[0]) registrations.push(this.queue.shift() as RegisterJob);
+          await this.commitRegistrations(registrations);
+          continue;
+        }
+        const group = this.takePlaceGroup();
+        let decided = await this.decideGroup(group, inFlight?.snapshot ?? this.state.snapshot);
+        if (inFlight && !(await settle())) decided = await this.decideGroup(group, this.state.snapshot);
+        inFlight = { committed: this.commitGroup(decided), snapshot: decided.snapshot };
       }
-      if ('registration' in first) {
-        const registrations: RegisterJob[] = [];
-        while (registrations.length < MAX_GROUP && this.queue[0] && 'registration' in this.queue[0]) registrations.push(this.queue.shift() as RegisterJob);
-        await this.commitRegistrations(registrations);
-        continue;
-      }
-      const group: PlaceJob[] = [];
-      let size = 0;
-      while (this.queue.length > 0) {
-        const next = this.queue[0]!;
-        if (!('specs' in next) || (group.length > 0 && size + next.specs.length > MAX_GROUP)) break;
-        group.push(next);
-        size += next.specs.length;
-        this.queue.shift();
-      }
-      await this.placeGroup(group);
-    }
+      await settle();
+    } while (this.queue.length > 0 && !this.stopped);
   }
 
-  private async placeGroup(group: PlaceJob[]): Promise<void> {
+  /** Queued placement requests up to {@link MAX_GROUP} containers (at least one request). */
+  private takePlaceGroup(): PlaceJob[] {
+    const group: PlaceJob[] = [];
+    let size = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      if (!('specs' in next) || (group.length > 0 && size + next.specs.length > MAX_GROUP)) break;
+      group.push(next);
+      size += next.specs.length;
+      this.queue.shift();
+    }
+    return group;
+  }
+
+  /**
+   * Commits a decided group; resolves true when it committed as decided. Should the group fail,
+   * each request is decided and committed again alone, against what has committed: one bad
+   * request then fails only itself, and a retry whose first attempt was still committing when it
+   * was decided finds that container and gets it as its answer.
+   */
+  private async commitGroup(decided: DecidedGroup): Promise<boolean> {
     try {
-      await this.commitPlacements(group);
+      await this.commitDecided(decided);
+      return true;
     } catch (err) {
-      if (group.length === 1) {
-        group[0]!.reject(translate(err));
-        return;
+      const { group } = decided;
+      if (this.stopped) {
+        for (const job of group) job.reject(translate(err));
+        return false;
       }
       this.log.debug({ err, requests: group.length }, 'group commit failed; retrying requests one by one');
       for (const job of group) {
         try {
-          await this.commitPlacements([job]);
+          await this.commitDecided(await this.decideGroup([job], this.state.snapshot));
         } catch (jobErr) {
           job.reject(translate(jobErr));
         }
       }
+      return false;
     }
   }
 
-  /** Plans and commits a group; resolves or rejects each job whose outcome is decided. */
-  private async commitPlacements(group: PlaceJob[]): Promise<void> {
+  /**
+   * Decides each request of a group against `basis` as the requests before it leave it. Nothing is
+   * answered yet: the basis may include a commit still in flight.
+   */
+  private async decideGroup(group: PlaceJob[], basis: PlacementSnapshot): Promise<DecidedGroup> {
     const specs = group.flatMap((job) => job.specs);
     const [existing, networks] = await Promise.all([
       findContainers(this.db, specs),
@@ -251,22 +304,27 @@ export class Applier {
       ),
     ]);
     const existingByKey = new Map(existing.map((c) => [`${c.tenant}/${c.name}`, c]));
-
-    // Decide each job against the fleet as the jobs before it leave it.
-    let snapshot: PlacementSnapshot = this.state.snapshot;
+    let snapshot = basis;
     const now = Date.now();
-    const accepted: { job: PlaceJob; plan: readonly Placement[] }[] = [];
-    const taken = new Set<string>();
+    const outcomes: Outcome[] = [];
+    const taken = new Map<string, ContainerSpecInput>();
     for (const job of group) {
       const outcome = this.decide(job, snapshot, now, existingByKey, networks, taken);
-      if (outcome.kind === 'done') continue;
-      accepted.push({ job, plan: outcome.plan });
+      outcomes.push(outcome);
+      if (outcome.kind !== 'plan') continue;
       snapshot = applyPlan(snapshot, outcome.plan);
-      for (const s of job.specs) taken.add(`${s.tenant}/${s.name}`);
+      for (const s of job.specs) taken.set(`${s.tenant}/${s.name}`, s);
     }
-    if (accepted.length === 0) return;
+    return { group, outcomes, networks, snapshot };
+  }
 
-    const rows = await this.transaction(async (trx) => {
+  /** Commits the plans of a decided group in one transaction, then answers every request of it. */
+  private async commitDecided({ group, outcomes, networks, snapshot }: DecidedGroup): Promise<void> {
+    const accepted = group.flatMap((job, i) => {
+      const outcome = outcomes[i]!;
+      return outcome.kind === 'plan' ? [{ job, plan: outcome.plan }] : [];
+    });
+    const rows = accepted.length === 0 ? [] : await this.transaction(async (trx) => {
       const allocator = new Allocator(trx);
       const rows: NewContainer[] = [];
       const byNetwork = new Map<string, { network: Network; placements: Placement[]; specs: ContainerSpecInput[] }>();
@@ -317,10 +375,18 @@ export class Applier {
       return inserted;
     });
 
-    this.state.snapshot = snapshot;
-    this.onCommit();
+    if (accepted.length > 0) {
+      this.state.snapshot = snapshot;
+      this.onCommit();
+    }
     const byKey = new Map(rows.map((c) => [`${c.tenant}/${c.name}`, c]));
-    for (const { job } of accepted) job.resolve(job.specs.map((s) => byKey.get(`${s.tenant}/${s.name}`)!));
+    group.forEach((job, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.kind === 'plan') job.resolve(job.specs.map((s) => byKey.get(`${s.tenant}/${s.name}`)!));
+      else if (outcome.kind === 'copy') job.resolve(outcome.keys.map((k) => byKey.get(k)!));
+      else if (outcome.kind === 'answer') job.resolve(outcome.containers);
+      else job.reject(outcome.error);
+    });
   }
 
   private decide(
@@ -329,19 +395,20 @@ export class Applier {
     now: number,
     existing: Map<string, ContainerRecord>,
     networks: Map<string, Network>,
-    taken: Set<string>,
-  ): { kind: 'done' } | { kind: 'plan'; plan: readonly Placement[] } {
-    const fail = (err: unknown) => {
-      job.reject(err);
-      return { kind: 'done' as const };
-    };
-    const found = job.specs.map((s) => existing.get(`${s.tenant}/${s.name}`));
+    taken: Map<string, ContainerSpecInput>,
+  ): Outcome {
+    const fail = (error: unknown): Outcome => ({ kind: 'reject', error });
+    const keys = job.specs.map((s) => `${s.tenant}/${s.name}`);
+    if (keys.every((k, i) => JSON.stringify(taken.get(k)) === JSON.stringify(job.specs[i]))) {
+      // A copy of a request decided earlier in this group: it gets the containers that one gets.
+      return { kind: 'copy', keys };
+    }
+    const found = keys.map((k) => existing.get(k));
     if (found.every((c) => c !== undefined)) {
       // A retry of a request that was committed: answer it again, unless the spec changed.
       const changed = job.specs.findIndex((s, i) => !sameSpec(found[i]!, s));
       if (changed >= 0) return fail(new AlreadyExistsError(fieldOf(job, changed, 'name'), `container ${job.specs[changed]!.tenant}/${job.specs[changed]!.name} exists with another spec`));
-      job.resolve(found as ContainerRecord[]);
-      return { kind: 'done' };
+      return { kind: 'answer', containers: found as ContainerRecord[] };
     }
     const seen = new Set<string>();
     for (const [i, spec] of job.specs.entries()) {

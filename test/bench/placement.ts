@@ -53,8 +53,8 @@ async function waitRunning(env: TestDatabase, target: number, timeoutMs: number)
   while ((await running(env)) < target) {
     if (Date.now() > deadline) {
       const { rows } = await sql<{ tenant: string; name: string; host: string; state: string; observed: string; desired: string; applied: string; runtime: string }>`
-        SELECT c.tenant, c.name, c.host, c.state, c.observed, h.desired_generation AS desired, h.applied_generation AS applied, c.runtime_name AS runtime
-        FROM containers c JOIN hosts h ON h.name = c.host WHERE c.state <> 'RUNNING' LIMIT 5`.execute(env.db);
+        SELECT c.tenant, c.name, c.host, c.state, c.observed, h.desired_generation AS desired, l.applied_generation AS applied, c.runtime_name AS runtime
+        FROM containers c JOIN hosts h ON h.name = c.host LEFT JOIN host_liveness l ON l.name = c.host WHERE c.state <> 'RUNNING' LIMIT 5`.execute(env.db);
       throw new Error(`only ${await running(env)} of ${target} containers reported running after ${timeoutMs} ms; e.g. ${JSON.stringify(rows)}`);
     }
     await new Promise((r) => setTimeout(r, 50));

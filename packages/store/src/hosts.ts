@@ -36,8 +36,8 @@ export async function registerHosts(
 ): Promise<Map<string, { epoch: number; generation: number; isNew: boolean }>> {
   if (regs.length === 0) return new Map();
   const { rows } = await sql<{ name: string; epoch: string; desired_generation: string; inserted: boolean }>`
-    INSERT INTO hosts (name, labels, physical_networks, cpu_millis, memory_bytes, slots, state, epoch, desired_generation, last_heartbeat_at)
-    SELECT r.name, r.labels::jsonb, ARRAY(SELECT jsonb_array_elements_text(r.physnets::jsonb)), r.cpu, r.memory, r.slots, 'READY', 1, 1, now()
+    INSERT INTO hosts (name, labels, physical_networks, cpu_millis, memory_bytes, slots, state, epoch, desired_generation)
+    SELECT r.name, r.labels::jsonb, ARRAY(SELECT jsonb_array_elements_text(r.physnets::jsonb)), r.cpu, r.memory, r.slots, 'READY', 1, 1
     FROM unnest(${sql.val(regs.map((r) => r.name))}::text[], ${sql.val(regs.map((r) => JSON.stringify(r.labels)))}::text[],
                 ${sql.val(regs.map((r) => JSON.stringify(r.physicalNetworks)))}::text[], ${sql.val(regs.map((r) => r.capacity.cpuMillis))}::int[],
                 ${sql.val(regs.map((r) => r.capacity.memoryBytes))}::bigint[], ${sql.val(regs.map((r) => r.capacity.slots))}::int[])
@@ -51,10 +51,10 @@ export async function registerHosts(
       state = CASE WHEN hosts.state = 'DOWN' THEN 'READY' ELSE hosts.state END,
       epoch = hosts.epoch + 1,
       desired_generation = hosts.desired_generation + 1,
-      last_heartbeat_at = now(),
       updated_at = now()
     RETURNING name, epoch, desired_generation, (xmax = 0) AS inserted
   `.execute(trx);
+  await touchHeartbeats(trx, regs.map((r) => r.name));
   return new Map(rows.map((r) => [r.name, { epoch: Number(r.epoch), generation: Number(r.desired_generation), isNew: r.inserted }]));
 }
 
@@ -78,26 +78,26 @@ export async function setHostState(trx: Kysely<Database>, name: string, state: H
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** Records that these hosts were heard from now. */
+/**
+ * Records that these hosts (distinct names) were heard from now. Rows are written in name order,
+ * as in every multi-row write here, so that two writers never deadlock.
+ */
 export async function touchHeartbeats(db: Kysely<Database>, hosts: readonly string[]): Promise<void> {
   if (hosts.length === 0) return;
-  // Liveness is for display: rows a decision holds right now are skipped, never waited for.
   await sql`
-    UPDATE hosts SET last_heartbeat_at = now()
-    WHERE name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[]) ORDER BY name FOR NO KEY UPDATE SKIP LOCKED)
+    INSERT INTO host_liveness (name, last_heartbeat_at)
+    SELECT name, now() FROM unnest(${sql.val([...hosts])}::text[]) AS name ORDER BY name
+    ON CONFLICT (name) DO UPDATE SET last_heartbeat_at = EXCLUDED.last_heartbeat_at
   `.execute(db);
 }
 
 /** Records the generation each host's worker last applied (never moving it backwards). */
 export async function recordAppliedGenerations(db: Kysely<Database>, applied: ReadonlyMap<string, number>): Promise<void> {
   if (applied.size === 0) return;
-  const names = [...applied.keys()];
-  const generations = names.map((n) => applied.get(n)!);
   await sql`
-    UPDATE hosts SET applied_generation = GREATEST(hosts.applied_generation, v.generation)
-    FROM unnest(${sql.val(names)}::text[], ${sql.val(generations)}::bigint[]) AS v(name, generation)
-    WHERE hosts.name = v.name
-      AND hosts.name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val(names)}::text[]) ORDER BY name FOR NO KEY UPDATE SKIP LOCKED)
+    INSERT INTO host_liveness (name, applied_generation)
+    SELECT * FROM unnest(${sql.val([...applied.keys()])}::text[], ${sql.val([...applied.values()])}::bigint[]) AS v(name, generation) ORDER BY name
+    ON CONFLICT (name) DO UPDATE SET applied_generation = GREATEST(host_liveness.applied_generation, EXCLUDED.applied_generation)
   `.execute(db);
 }
 
@@ -123,8 +123,9 @@ export async function listHosts(db: Kysely<Database>, filter: { name?: string; n
     used_memory: string | null;
     used_slots: string | null;
   }>`
-    SELECT h.*, u.used_cpu, u.used_memory, u.used_slots
+    SELECT h.*, coalesce(l.applied_generation, 0) AS applied_generation, l.last_heartbeat_at, u.used_cpu, u.used_memory, u.used_slots
     FROM hosts h
+    LEFT JOIN host_liveness l ON l.name = h.name
     LEFT JOIN (
       SELECT host, sum(cpu_millis) AS used_cpu, sum(memory_bytes) AS used_memory, count(*) AS used_slots
       FROM containers

@@ -15,10 +15,15 @@ export interface HostsTable {
   state: string;
   epoch: Int8;
   desired_generation: Int8;
-  applied_generation: Int8;
-  last_heartbeat_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   registered_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/** What a host's worker last said (migration 0004): kept apart from the host row it would lock. */
+export interface HostLivenessTable {
+  name: string;
+  last_heartbeat_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  applied_generation: Int8;
 }
 
 /** A placed container. */
@@ -72,11 +77,12 @@ export interface OutboxTable {
   created_at: Timestamp;
 }
 
-/** The tables of migration 0002 (the outbox as migration 0003 left it). */
+/** The tables of migrations 0002–0004. */
 export interface PlacementTables {
   hosts: HostsTable;
   containers: ContainersTable;
   leader_lease: LeaderLeaseTable;
   events: EventsTable;
   outbox: OutboxTable;
+  host_liveness: HostLivenessTable;
 }

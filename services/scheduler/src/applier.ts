@@ -240,9 +240,14 @@ export class Applier {
           continue;
         }
         const group = this.takePlaceGroup();
-        let decided = await this.decideGroup(group, inFlight?.snapshot ?? this.state.snapshot);
-        if (inFlight && !(await settle())) decided = await this.decideGroup(group, this.state.snapshot);
-        inFlight = { committed: this.commitGroup(decided), snapshot: decided.snapshot };
+        try {
+          let decided = await this.decideGroup(group, inFlight?.snapshot ?? this.state.snapshot);
+          if (inFlight && !(await settle())) decided = await this.decideGroup(group, this.state.snapshot);
+          inFlight = { committed: this.commitGroup(decided), snapshot: decided.snapshot };
+        } catch (err) {
+          // Deciding reads the database; if that fails, these requests fail (the client retries).
+          for (const job of group) job.reject(translate(err));
+        }
       }
       await settle();
     } while (this.queue.length > 0 && !this.stopped);

@@ -1,7 +1,7 @@
 /**
  * The outbox relay on real Postgres and NATS JetStream: one outbox row per committed change, its
- * events published in per-tenant batches with ids derived from their content, so that publishing
- * a change again (a relay that crashed between publish and delete) stores nothing twice.
+ * events published in order, in runs of one tenant, with ids derived from their content, so that
+ * publishing a change again (a relay that crashed between publish and delete) stores nothing twice.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -37,33 +37,39 @@ async function storedEvents(): Promise<number> {
 }
 
 describe('outbox relay', () => {
-  it('writes one outbox row per change and publishes its events once, in per-tenant batches, also when published again', async () => {
+  it('writes one outbox row per change and publishes its events once, in order, in runs of one tenant, also when published again', async () => {
     const received: placementV1.Event[][] = [];
     const sub = nc.subscribe(subjects.allEvents(), {
       callback: (_err, msg) => void received.push(decode(placementV1.EventBatch, 'EventBatch', msg.subject, msg.data).events),
     });
+    const placed = (tenant: string, i: number) => ({ kind: 'container.placed', tenant, subject: `${tenant}/c${i}`, message: 'test' });
+    // Tenants interleave within one change (a group commit placing for several of them).
     const events = [
-      ...Array.from({ length: 600 }, (_, i) => ({ kind: 'container.placed', tenant: 'red', subject: `red/c${i}`, message: 'test' })),
-      ...Array.from({ length: 3 }, (_, i) => ({ kind: 'container.placed', tenant: 'blue', subject: `blue/c${i}`, message: 'test' })),
+      ...Array.from({ length: 600 }, (_, i) => placed('red', i)),
+      ...Array.from({ length: 3 }, (_, i) => placed('blue', i)),
+      ...Array.from({ length: 2 }, (_, i) => placed('red', 600 + i)),
     ];
     await env.db.transaction().execute((trx) => recordChanges(trx, events, []));
     const [row] = await readOutbox(env.db, 10);
-    expect(row?.event_sequences).toHaveLength(603);
+    expect(row?.event_sequences).toHaveLength(605);
 
     const relay = new OutboxRelay(env.db, nc, subjects, pino({ level: 'silent' }));
     expect(await relay.relayBatch(100)).toBe(1);
     expect(await readOutbox(env.db, 10)).toEqual([]);
     await nc.flush();
-    // red's 600 in two messages (500 at most each), blue's 3 in one.
-    expect(received.map((batch) => [batch[0]?.tenant, batch.length]).sort()).toEqual([['blue', 3], ['red', 100], ['red', 500]]);
+    // Runs of one tenant, 500 events at most, in sequence order: a watcher of every tenant drops
+    // any sequence not above the last one it sent, so order is what keeps it from losing events.
+    expect(received.map((batch) => [batch[0]?.tenant, batch.length])).toEqual([['red', 500], ['red', 100], ['blue', 3], ['red', 2]]);
+    expect(received.every((batch) => batch.every((e) => e.tenant === batch[0]?.tenant))).toBe(true);
     const sequences = received.flat().map((e) => Number(e.sequence));
-    expect(new Set(sequences).size).toBe(603);
-    expect(await storedEvents()).toBe(3);
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(sequences).size).toBe(605);
+    expect(await storedEvents()).toBe(4);
 
     // The same change published again, as after a crash before the delete: JetStream keeps no repeat.
     await sql`INSERT INTO outbox (event_sequences) VALUES (${sql.val(row!.event_sequences)}::bigint[])`.execute(env.db);
     expect(await relay.relayBatch(100)).toBe(1);
-    expect(await storedEvents()).toBe(3);
+    expect(await storedEvents()).toBe(4);
     sub.unsubscribe();
   });
 });

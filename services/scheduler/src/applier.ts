@@ -217,7 +217,7 @@ export class Applier {
    * not go as planned, the next group is decided again against what did commit.
    */
   private async loop(): Promise<void> {
-    let inFlight: { committed: Promise<boolean>; snapshot: PlacementSnapshot } | undefined;
+    let inFlight: { committed: Promise<boolean>; snapshot: PlacementSnapshot; keys: Set<string> } | undefined;
     const settle = async (): Promise<boolean> => {
       const committed = inFlight ? await inFlight.committed : true;
       inFlight = undefined;
@@ -240,13 +240,16 @@ export class Applier {
           continue;
         }
         const group = this.takePlaceGroup();
+        const keys = new Set(group.flatMap((job) => job.specs.map((s) => `${s.tenant}/${s.name}`)));
+        // A request for a container still being committed (a client's retry) must see that commit.
+        if (inFlight && [...keys].some((k) => inFlight!.keys.has(k))) await settle();
         try {
           let decided = await this.decideGroup(group, inFlight?.snapshot ?? this.state.snapshot);
           if (inFlight && !(await settle())) decided = await this.decideGroup(group, this.state.snapshot);
-          inFlight = { committed: this.commitGroup(decided), snapshot: decided.snapshot };
+          inFlight = { committed: this.commitGroup(decided), snapshot: decided.snapshot, keys };
         } catch (err) {
-          // Deciding reads the database; if that fails, these requests fail (the client retries).
-          for (const job of group) job.reject(translate(err));
+          // Deciding reads the database; if that fails, these requests fail and may be retried.
+          for (const job of group) job.reject(new UnavailableError(`placement: reading the fleet failed; retry (${errorText(err)})`, { cause: err }));
         }
       }
       await settle();
@@ -280,11 +283,16 @@ export class Applier {
     } catch (err) {
       const { group } = decided;
       if (this.stopped) {
-        for (const job of group) job.reject(translate(err));
+        // Stepped down (or stopping): the new leader decides these requests.
+        for (const job of group) failUnavailable(job);
         return false;
       }
       this.log.debug({ err, requests: group.length }, 'group commit failed; retrying requests one by one');
       for (const job of group) {
+        if (this.stopped) {
+          failUnavailable(job);
+          continue;
+        }
         try {
           await this.commitDecided(await this.decideGroup([job], this.state.snapshot));
         } catch (jobErr) {
@@ -457,6 +465,10 @@ function failUnavailable(job: Job): void {
   const err = new UnavailableError('scheduler leader stepped down; retry');
   if ('fail' in job) job.fail(err);
   else job.reject(err);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function fieldOf(job: PlaceJob, index: number, field: string): string {

@@ -31,8 +31,8 @@ const EVENTS_PER_READ = 5000;
  * Publishes the outbox to NATS JetStream, oldest first, and deletes what was published. An
  * outbox row is one committed change: the hosts whose desired state it changed and the events it
  * recorded. Each host's state goes out as one message, and the row's events as a few
- * `EventBatch` messages (per tenant, up to {@link EVENTS_PER_MESSAGE}). Every message carries an id
- * derived from what it holds (`desired:<host>:<generation>`, `events:<first sequence>`), so a relay
+ * `EventBatch` messages (runs of one tenant, up to {@link EVENTS_PER_MESSAGE}, in sequence
+ * order). Every message carries an id derived from what it holds (`desired:<host>:<generation>`, `events:<first sequence>`), so a relay
  * that crashed after publishing and before deleting publishes the same messages again and
  * JetStream drops the repeats. Runs on the leader only, one batch at a time.
  */
@@ -154,17 +154,21 @@ export class OutboxRelay {
   }
 }
 
-/** One change's events split by tenant, then into runs of at most {@link EVENTS_PER_MESSAGE}, in sequence order. */
+/**
+ * One change's events as messages: runs of consecutive events of one tenant, at most
+ * {@link EVENTS_PER_MESSAGE} each, in sequence order, so that a watcher of every tenant (which
+ * drops any sequence not above the last it sent) receives them in order.
+ */
 function eventBatches(events: readonly EventRecord[]): EventRecord[][] {
-  const byTenant = new Map<string, EventRecord[]>();
-  for (const e of events) {
-    const list = byTenant.get(e.tenant ?? '');
-    if (list) list.push(e);
-    else byTenant.set(e.tenant ?? '', [e]);
-  }
   const batches: EventRecord[][] = [];
-  for (const list of byTenant.values()) {
-    for (let i = 0; i < list.length; i += EVENTS_PER_MESSAGE) batches.push(list.slice(i, i + EVENTS_PER_MESSAGE));
+  let run: EventRecord[] = [];
+  for (const e of events) {
+    if (run.length > 0 && (run.length === EVENTS_PER_MESSAGE || (run[0]!.tenant ?? '') !== (e.tenant ?? ''))) {
+      batches.push(run);
+      run = [];
+    }
+    run.push(e);
   }
+  if (run.length > 0) batches.push(run);
   return batches;
 }

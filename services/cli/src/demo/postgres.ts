@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -74,9 +75,23 @@ async function startEmbeddedPostgres(): Promise<DemoPostgres> {
   const data = join(dir, 'data');
   const log: string[] = [];
   let server: ChildProcess | undefined;
+  let step: ChildProcess | undefined; // the copy or initdb under way
+  // Should the demo exit without its cleanup (an error while starting, a signal during start),
+  // the server and its files go with it; synchronous and never throwing, as an exit handler must.
+  const onExit = (): void => {
+    step?.kill('SIGKILL');
+    server?.kill('SIGKILL');
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }); // a killed copy may still write
+    } catch {
+      // best effort on the way out
+    }
+  };
+  process.once('exit', onExit);
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      process.off('exit', onExit);
       if (server && server.exitCode === null && server.signalCode === null) {
         const exited = new Promise((resolve) => server!.once('exit', resolve));
         server.kill('SIGINT'); // fast shutdown
@@ -90,7 +105,9 @@ async function startEmbeddedPostgres(): Promise<DemoPostgres> {
     const asUser = process.getuid?.() === 0 ? await nobody() : undefined;
     if (asUser) {
       await chmod(dir, 0o755);
-      await promisify(execFile)('cp', ['-a', dirname(bin), join(dir, 'native')]);
+      const copy = promisify(execFile)('cp', ['-a', dirname(bin), join(dir, 'native')]);
+      step = copy.child;
+      await copy;
       bin = join(dir, 'native', 'bin');
     }
     await mkdir(data, { mode: 0o700 });
@@ -100,7 +117,9 @@ async function startEmbeddedPostgres(): Promise<DemoPostgres> {
     if (asUser) await Promise.all([data, pwfile].map((p) => chown(p, asUser.uid, asUser.gid)));
 
     const run = (cmd: string, args: string[]): ChildProcess => {
-      const child = spawn(join(bin, cmd), args, { ...asUser, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+      // Detached: Ctrl-C in the terminal reaches the demo, whose cleanup stops the server after the
+      // scheduler has dropped its database, not the server at once.
+      const child = spawn(join(bin, cmd), args, { ...asUser, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
       const keep = (b: Buffer): void => {
         log.push(...b.toString().split('\n').filter(Boolean));
         log.splice(0, Math.max(0, log.length - 20)); // the last lines are what an error shows
@@ -109,16 +128,18 @@ async function startEmbeddedPostgres(): Promise<DemoPostgres> {
       child.stderr!.on('data', keep);
       return child;
     };
-    const initdb = run('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-locale']);
+    const initdb = (step = run('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-locale']));
     const code = await new Promise<number | null>((resolve, reject) => initdb.once('error', reject).once('exit', resolve));
     if (code !== 0) throw new Error(`initdb exited with ${code}`);
 
     const port = await freePort();
     const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
     server = run('postgres', ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', data]);
-    server.once('error', (err) => log.push(err.message));
+    let spawnError: Error | undefined;
+    server.once('error', (err) => (spawnError = err));
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!(await answers(url))) {
+      if (spawnError) throw spawnError;
       if (server.exitCode !== null || server.signalCode !== null) throw new Error(`postgres exited (${server.exitCode ?? server.signalCode})`);
       if (Date.now() > deadline) throw new Error(`postgres did not answer within ${START_TIMEOUT_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 200));

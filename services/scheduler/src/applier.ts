@@ -412,7 +412,7 @@ export class Applier {
   ): Outcome {
     const fail = (error: unknown): Outcome => ({ kind: 'reject', error });
     const keys = job.specs.map((s) => `${s.tenant}/${s.name}`);
-    if (keys.every((k, i) => JSON.stringify(taken.get(k)) === JSON.stringify(job.specs[i]))) {
+    if (keys.every((k, i) => taken.has(k) && JSON.stringify(taken.get(k)) === JSON.stringify(job.specs[i]))) {
       // A copy of a request decided earlier in this group: it gets the containers that one gets.
       return { kind: 'copy', keys };
     }

@@ -32,9 +32,10 @@ const EVENTS_PER_READ = 5000;
  * outbox row is one committed change: the hosts whose desired state it changed and the events it
  * recorded. Each host's state goes out as one message, and the row's events as a few
  * `EventBatch` messages (runs of one tenant, up to {@link EVENTS_PER_MESSAGE}, in sequence
- * order). Every message carries an id derived from what it holds (`desired:<host>:<generation>`, `events:<first sequence>`), so a relay
- * that crashed after publishing and before deleting publishes the same messages again and
- * JetStream drops the repeats. Runs on the leader only, one batch at a time.
+ * order). Every message carries an id derived from what it holds (`desired:<host>:<generation>`,
+ * `events:<first sequence>`), so a relay that crashed after publishing and before deleting
+ * publishes the same messages again and JetStream drops the repeats. Runs on the leader only, one
+ * batch at a time.
  */
 export class OutboxRelay {
   private readonly js: JetStreamClient;

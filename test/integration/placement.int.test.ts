@@ -153,10 +153,16 @@ describe('placement end to end: scheduler and three workers over real Postgres a
   });
 
   it('answers concurrent copies of one request with one container, also while earlier groups commit', async () => {
-    // Requests queue while a group commits, and the next group is decided before that commit ends:
-    // copies of one request land in different groups, and every copy must get the same container.
+    // Requests queue while a group commits, the next group is decided before that commit ends, and
+    // requests arriving meanwhile join it before it commits: copies of one request land in
+    // different groups and parts of groups, and every copy must get the same container.
     const names = Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? 'dup-1' : `dup-other-${i}`));
-    const answers = await Promise.all(names.map((n) => place(spec(n, { cpuMillis: 10 }))));
+    const answers = await Promise.all(
+      names.map(async (n, i) => {
+        await new Promise((r) => setTimeout(r, (i % 4) * 2)); // four waves, 2 ms apart
+        return place(spec(n, { cpuMillis: 10 }));
+      }),
+    );
     const copies = answers.filter((_, i) => i % 2 === 0).map((a) => a.container?.id);
     expect(new Set(copies).size).toBe(1);
     expect(copies[0]).toBeTruthy();

@@ -81,6 +81,8 @@ interface DecidedGroup {
   outcomes: Outcome[];
   networks: Map<string, Network>;
   snapshot: PlacementSnapshot;
+  /** The containers the group's plans create, by `tenant/name`. */
+  taken: Map<string, ContainerSpecInput>;
 }
 
 /** How many containers one group commit takes at most. */
@@ -239,30 +241,43 @@ export class Applier {
           await this.commitRegistrations(registrations);
           continue;
         }
-        const group = this.takePlaceGroup();
-        const keys = new Set(group.flatMap((job) => job.specs.map((s) => `${s.tenant}/${s.name}`)));
+        const group = this.takePlaceGroup(MAX_GROUP);
         // A request for a container still being committed (a client's retry) must see that commit.
-        if (inFlight && [...keys].some((k) => inFlight!.keys.has(k))) await settle();
+        if (inFlight && keysOf(group).some((k) => inFlight!.keys.has(k))) await settle();
+        let decided: DecidedGroup;
         try {
-          let decided = await this.decideGroup(group, inFlight?.snapshot ?? this.state.snapshot);
+          decided = await this.decideGroup(group, inFlight?.snapshot ?? this.state.snapshot);
           if (inFlight && !(await settle())) decided = await this.decideGroup(group, this.state.snapshot);
-          inFlight = { committed: this.commitGroup(decided), snapshot: decided.snapshot, keys };
         } catch (err) {
-          // Deciding reads the database; if that fails, these requests fail and may be retried.
-          for (const job of group) job.reject(new UnavailableError(`placement: reading the fleet failed; retry (${errorText(err)})`, { cause: err }));
+          rejectUnreadable(group, err);
+          continue;
         }
+        // Requests that queued during the commit before join this one; otherwise a short group
+        // would commit alone and they would wait for a whole commit more.
+        const more = this.takePlaceGroup(MAX_GROUP - containersOf(decided.group));
+        if (more.length > 0) {
+          try {
+            decided = await this.decideGroup(more, decided.snapshot, decided);
+          } catch (err) {
+            rejectUnreadable(more, err);
+          }
+        }
+        inFlight = { committed: this.commitGroup(decided), snapshot: decided.snapshot, keys: new Set(keysOf(decided.group)) };
       }
       await settle();
     } while (this.queue.length > 0 && !this.stopped);
   }
 
-  /** Queued placement requests up to {@link MAX_GROUP} containers (at least one request). */
-  private takePlaceGroup(): PlaceJob[] {
+  /**
+   * The placement requests at the head of the queue, up to `limit` containers; when `limit` is
+   * {@link MAX_GROUP}, at least one request.
+   */
+  private takePlaceGroup(limit: number): PlaceJob[] {
     const group: PlaceJob[] = [];
     let size = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
-      if (!('specs' in next) || (group.length > 0 && size + next.specs.length > MAX_GROUP)) break;
+      if (!('specs' in next) || ((group.length > 0 || limit < MAX_GROUP) && size + next.specs.length > limit)) break;
       group.push(next);
       size += next.specs.length;
       this.queue.shift();
@@ -304,10 +319,11 @@ export class Applier {
   }
 
   /**
-   * Decides each request of a group against `basis` as the requests before it leave it. Nothing is
-   * answered yet: the basis may include a commit still in flight.
+   * Decides each request of a group against `basis` as the requests before it leave it, or, given
+   * `before`, adds the requests to that group, after its own. Nothing is answered yet: the basis
+   * may include a commit still in flight.
    */
-  private async decideGroup(group: PlaceJob[], basis: PlacementSnapshot): Promise<DecidedGroup> {
+  private async decideGroup(group: PlaceJob[], basis: PlacementSnapshot, before?: DecidedGroup): Promise<DecidedGroup> {
     const specs = group.flatMap((job) => job.specs);
     const [existing, networks] = await Promise.all([
       findContainers(this.db, specs),
@@ -317,10 +333,11 @@ export class Applier {
       ),
     ]);
     const existingByKey = new Map(existing.map((c) => [`${c.tenant}/${c.name}`, c]));
-    let snapshot = basis;
+    let snapshot = before?.snapshot ?? basis;
     const now = Date.now();
-    const outcomes: Outcome[] = [];
-    const taken = new Map<string, ContainerSpecInput>();
+    const outcomes = [...(before?.outcomes ?? [])];
+    const taken = new Map(before?.taken);
+    for (const [key, network] of before?.networks ?? []) networks.set(key, network);
     for (const job of group) {
       const outcome = this.decide(job, snapshot, now, existingByKey, networks, taken);
       outcomes.push(outcome);
@@ -328,7 +345,7 @@ export class Applier {
       snapshot = applyPlan(snapshot, outcome.plan);
       for (const s of job.specs) taken.set(`${s.tenant}/${s.name}`, s);
     }
-    return { group, outcomes, networks, snapshot };
+    return { group: [...(before?.group ?? []), ...group], outcomes, networks, snapshot, taken };
   }
 
   /** Commits the plans of a decided group in one transaction, then answers every request of it. */
@@ -459,6 +476,19 @@ export class Applier {
       throw new UnavailableError('this scheduler lost the leader lease during the write; retry', { cause: err });
     }
   }
+}
+
+function keysOf(group: readonly PlaceJob[]): string[] {
+  return group.flatMap((job) => job.specs.map((s) => `${s.tenant}/${s.name}`));
+}
+
+function containersOf(group: readonly PlaceJob[]): number {
+  return group.reduce((n, job) => n + job.specs.length, 0);
+}
+
+/** Deciding reads the database; if that fails, these requests fail and may be retried. */
+function rejectUnreadable(group: readonly PlaceJob[], err: unknown): void {
+  for (const job of group) job.reject(new UnavailableError(`placement: reading the fleet failed; retry (${errorText(err)})`, { cause: err }));
 }
 
 function failUnavailable(job: Job): void {

@@ -1,4 +1,6 @@
 import { type Kysely, sql } from 'kysely';
+import { recordChangesCte, type NewEvent } from './events.js';
+import { bumpGenerationsCte } from './hosts.js';
 import type { Database } from './schema.js';
 
 /** A container as stored, with its network's name, VLAN and subnet. */
@@ -31,11 +33,12 @@ export interface ContainerRecord {
 export type NewContainer = Omit<ContainerRecord, 'network' | 'vlan' | 'cidr' | 'state' | 'observed' | 'createdAt' | 'updatedAt'>;
 
 /**
- * Inserts placed containers (in the applier's transaction) and returns them as stored. One
- * statement whatever the count: the rows travel as one JSON parameter, so Postgres plans it once
- * per connection instead of once per distinct row count.
+ * Inserts placed containers (in the applier's transaction), bumps the desired generation of their
+ * hosts and records `events` with one outbox row for the change ({@link recordChanges}); returns
+ * the containers as stored. One statement whatever the count: the rows travel as one JSON
+ * parameter, so Postgres plans it once per connection instead of once per distinct row count.
  */
-export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[]): Promise<ContainerRecord[]> {
+export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[], events: readonly NewEvent[]): Promise<ContainerRecord[]> {
   if (containers.length === 0) return [];
   const rows = containers.map((c) => ({
     id: c.id,
@@ -54,6 +57,7 @@ export async function insertContainers(trx: Kysely<Database>, containers: readon
     command: c.command,
     runtime_name: c.runtimeName,
   }));
+  const hosts = [...new Set(containers.map((c) => c.host))];
   const { rows: inserted } = await sql<Row>`
     WITH c AS (
       INSERT INTO containers (id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes,
@@ -65,7 +69,9 @@ export async function insertContainers(trx: Kysely<Database>, containers: readon
         cpu_millis integer, memory_bytes bigint, constraints text[], anti_affinity_group text, spread_label text, command text,
         runtime_name text)
       RETURNING *
-    )
+    ),
+    ${bumpGenerationsCte(hosts)},
+    ${recordChangesCte(events, hosts)}
     SELECT c.*, n.name AS network, n.vlan, n.cidr::text AS cidr FROM c JOIN networks n ON n.id = c.network_id`.execute(trx);
   return inserted.map(toRecord);
 }

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from './schema.js';
 
 /** An event to record: what happened, to what, where. */
@@ -27,17 +27,25 @@ export interface EventRecord {
  */
 export async function recordChanges(trx: Kysely<Database>, events: readonly NewEvent[], changedHosts: readonly string[]): Promise<void> {
   if (events.length === 0 && changedHosts.length === 0) return;
-  // One statement whatever the count: the rows travel as one JSON parameter.
+  await sql`WITH ${recordChangesCte(events, changedHosts)} SELECT 1`.execute(trx);
+}
+
+/**
+ * The inserts of {@link recordChanges} as CTEs (`ev`, `queued`), to be part of a larger statement.
+ * The events travel as one JSON parameter, so the statement's text is the same whatever the count.
+ */
+export function recordChangesCte(events: readonly NewEvent[], changedHosts: readonly string[]): RawBuilder<unknown> {
   const rows = events.map((e) => ({ kind: e.kind, tenant: e.tenant ?? null, subject: e.subject, host: e.host ?? null, message: e.message ?? '' }));
-  await sql`
-    WITH ev AS (
+  return sql`ev AS (
       INSERT INTO events (kind, tenant, subject, host, message)
       SELECT kind, tenant, subject, host, message
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(kind text, tenant text, subject text, host text, message text)
       RETURNING sequence
-    )
-    INSERT INTO outbox (hosts, event_sequences)
-    SELECT ${sql.val([...changedHosts])}::text[], coalesce((SELECT array_agg(sequence ORDER BY sequence) FROM ev), '{}')`.execute(trx);
+    ),
+    queued AS (
+      INSERT INTO outbox (hosts, event_sequences)
+      SELECT ${sql.val([...changedHosts])}::text[], coalesce((SELECT array_agg(sequence ORDER BY sequence) FROM ev), '{}')
+    )`;
 }
 
 /** Events after `afterSequence` (oldest first), optionally of one tenant. */

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { HostState, Resources } from '@fjord/core';
 import type { Database } from './schema.js';
 
@@ -61,15 +61,21 @@ export async function registerHosts(
 /** Bumps the desired generation of each host (its desired state changed); returns host → generation. */
 export async function bumpGenerations(trx: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, number>> {
   if (hosts.length === 0) return new Map();
+  const { rows } = await sql<{ name: string; desired_generation: string }>`
+    WITH ${bumpGenerationsCte(hosts)} SELECT name, desired_generation FROM bumped`.execute(trx);
+  return new Map(rows.map((r) => [r.name, Number(r.desired_generation)]));
+}
+
+/** The update of {@link bumpGenerations} as a CTE named `bumped`, to be part of a larger statement. */
+export function bumpGenerationsCte(hosts: readonly string[]): RawBuilder<unknown> {
   // Rows are locked in name order, as every multi-host update does, so two never deadlock. NO KEY
   // UPDATE (the name, a key, stays): inserting a container checks its foreign key with a KEY SHARE
   // lock on the host row, which a FOR UPDATE lock would make wait.
-  const { rows } = await sql<{ name: string; desired_generation: string }>`
+  return sql`bumped AS (
     UPDATE hosts SET desired_generation = desired_generation + 1, updated_at = now()
     WHERE name IN (SELECT name FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[]) ORDER BY name FOR NO KEY UPDATE)
     RETURNING name, desired_generation
-  `.execute(trx);
-  return new Map(rows.map((r) => [r.name, Number(r.desired_generation)]));
+  )`;
 }
 
 /** Sets a host's scheduling state; returns false when there is no such host. */

@@ -394,15 +394,11 @@ export class Applier {
           });
         });
       }
-      const inserted = await insertContainers(trx, rows);
-      const hosts = [...new Set(rows.map((r) => r.host))];
-      await bumpGenerations(trx, hosts);
-      await recordChanges(
+      return insertContainers(
         trx,
+        rows,
         rows.map((r) => ({ kind: 'container.placed', tenant: r.tenant, subject: `${r.tenant}/${r.name}`, host: r.host, message: `on ${r.host} at ${r.address}` })),
-        hosts,
       );
-      return inserted;
     });
 
     if (accepted.length > 0) {

@@ -73,6 +73,12 @@ export interface AgentOptions {
   timing?: AgentTiming;
   hooks?: AgentHooks;
   /**
+   * Calls `beat` every `ms` until the returned function is called (default: a timer of the
+   * agent's own, started at a random offset). The simulator passes one timer shared by all its
+   * hosts, so that beats due together go out in one socket write.
+   */
+  repeatHeartbeat?: (ms: number, beat: () => void) => () => void;
+  /**
    * When true the agent neither subscribes to its desired subject nor watches the connection's
    * status: the owner routes messages to {@link Agent.handleDesired} and calls
    * {@link Agent.reconnected} (the simulator does, with one subscription for thousands of hosts).
@@ -129,6 +135,19 @@ export function desiredFromWire(m: workerV1.DesiredState): HostDesiredState {
   };
 }
 
+/** The default of {@link AgentOptions.repeatHeartbeat}. */
+function repeatFromRandomOffset(ms: number, beat: () => void): () => void {
+  let interval: ReturnType<typeof setInterval> | undefined;
+  const first = setTimeout(() => {
+    beat();
+    interval = setInterval(beat, ms);
+  }, Math.random() * ms);
+  return () => {
+    clearTimeout(first);
+    clearInterval(interval);
+  };
+}
+
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** The control loop of one host; see the file comment for the protocol. */
@@ -148,10 +167,10 @@ export class Agent {
   private sub: Subscription | undefined;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private reconciledOnce = false;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly repeatHeartbeat: (ms: number, beat: () => void) => () => void;
+  private stopHeartbeat: (() => void) | undefined;
   private heartbeatBytes: Uint8Array | undefined;
   private heartbeatMs = 1000;
-  private heartbeatRound = 0;
 
   private epoch: bigint | undefined;
   private registering = false;
@@ -178,6 +197,7 @@ export class Agent {
     this.log = opts.log;
     this.hooks = opts.hooks ?? {};
     this.external = opts.external ?? false;
+    this.repeatHeartbeat = opts.repeatHeartbeat ?? repeatFromRandomOffset;
     const given = Object.fromEntries(Object.entries(opts.timing ?? {}).filter(([, v]) => v !== undefined));
     this.timing = { ...DEFAULTS, ...given, heartbeatMs: opts.timing?.heartbeatMs };
     this.reconciler = new Reconciler({ switch: opts.drivers.switch, runtime: opts.drivers.runtime, log: opts.log });
@@ -216,7 +236,7 @@ export class Agent {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.syncRetry) clearTimeout(this.syncRetry);
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.stopHeartbeat?.();
     this.pending = undefined;
     if (this.sub && !this.sub.isClosed()) this.sub.unsubscribe();
     await this.idle;
@@ -365,10 +385,8 @@ export class Agent {
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
+    this.stopHeartbeat?.();
     this.heartbeatBytes = undefined;
-    const round = ++this.heartbeatRound;
     const beat = () => {
       if (this.epoch === undefined || this.stopped) return;
       this.heartbeatBytes ??= encode(workerV1.Heartbeat, { host: this.host.name, epoch: this.epoch, appliedGeneration: this.appliedGeneration });
@@ -379,20 +397,14 @@ export class Agent {
       }
     };
     beat();
-    // Start the interval at a random offset so that simulated hosts spread their heartbeats.
-    this.later(Math.random() * this.heartbeatMs, () => {
-      if (this.stopped || round !== this.heartbeatRound) return;
-      beat();
-      this.heartbeatTimer = setInterval(beat, this.heartbeatMs);
-    });
+    this.stopHeartbeat = this.repeatHeartbeat(this.heartbeatMs, beat);
   }
 
   private reregister(reason: string): void {
     this.log.warn(`${this.host.name} ${reason}; registering again`);
     this.epoch = undefined;
-    this.heartbeatRound++;
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
+    this.stopHeartbeat?.();
+    this.stopHeartbeat = undefined;
     void this.register();
   }
 

@@ -3,8 +3,9 @@
  * NATS connection, for benchmarks and scale tests. The agents run the real protocol code; the
  * simulator only shares what one process can share: one connection, one wildcard subscription to
  * every host's desired subject (routed by host name), and one watch of the connection's status.
- * Registrations are spread at `registerPerSecond`, heartbeats at random offsets; when nothing
- * changes a host costs one heartbeat publish per interval and a sync per `syncIntervalMs`.
+ * Registrations are spread at `registerPerSecond`, heartbeats over the slots of one shared timer;
+ * when nothing changes a host costs one heartbeat publish per interval and a sync per
+ * `syncIntervalMs`.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -69,6 +70,45 @@ export interface Simulator {
   stop(): Promise<void>;
 }
 
+/**
+ * One timer for the heartbeats of every simulated host (the agents' `repeatHeartbeat`):
+ * each host beats in one of the `slotMs` slots of its interval, picked at random, and the beats of
+ * a slot go out in one turn of the event loop, so in one socket write rather than one per host.
+ * Thousands of hosts writing alone cost the simulator and NATS more than the scheduler's work.
+ */
+export function sharedHeartbeatTimer(slotMs = 50): (ms: number, beat: () => void) => () => void {
+  interface Wheel {
+    slots: Set<() => void>[];
+    next: number;
+    beats: number;
+    timer?: ReturnType<typeof setInterval>;
+  }
+  const wheels = new Map<number, Wheel>(); // by interval
+  const turn = (w: Wheel): void => {
+    const due = w.slots[w.next]!;
+    w.next = (w.next + 1) % w.slots.length;
+    for (const beat of due) beat();
+  };
+  return (ms, beat) => {
+    let wheel = wheels.get(ms);
+    if (!wheel) {
+      const slots = Array.from({ length: Math.max(1, Math.round(ms / slotMs)) }, () => new Set<() => void>());
+      const w: Wheel = { slots, next: 0, beats: 0 };
+      w.timer = setInterval(() => turn(w), ms / slots.length);
+      wheels.set(ms, (wheel = w));
+    }
+    const w = wheel;
+    const slot = w.slots[Math.floor(Math.random() * w.slots.length)]!;
+    slot.add(beat);
+    w.beats++;
+    return () => {
+      if (!slot.delete(beat) || --w.beats > 0) return;
+      clearInterval(w.timer);
+      wheels.delete(ms);
+    };
+  };
+}
+
 /** Default labels: zones `a`, `b`, `c` round-robin; 20 racks per zone. */
 export function spreadLabels(index: number): Record<string, string> {
   const zone = 'abc'[index % 3] ?? 'a';
@@ -97,6 +137,7 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
   const allRegistered = new Promise<void>((resolve) => (resolveAll = resolve));
   const seen = new Uint8Array(opts.hosts);
 
+  const repeatHeartbeat = sharedHeartbeatTimer();
   const byName = new Map<string, Agent>();
   const agents: Agent[] = [];
   for (let i = 0; i < opts.hosts; i++) {
@@ -110,6 +151,7 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
       drivers: { switch: sw, runtime },
       log: agentLog,
       external: true,
+      repeatHeartbeat,
       timing: {
         syncIntervalMs: 60_000,
         reconcileIntervalMs: 0,

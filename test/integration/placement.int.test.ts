@@ -170,6 +170,33 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     for (const name of new Set(names)) await unary(placement, placement.deleteContainer, { tenant: 'acme', name });
   });
 
+  it('places on a network deleted and created again under the same name, and refuses one deleted', async () => {
+    // The applier remembers networks between decisions: a network gone or replaced since must not
+    // be used from memory.
+    const allocator = new Allocator(env.db);
+    await allocator.createNetwork({ tenant: 'acme', name: 'again', physicalNetwork: 'physnet1', cidr: '10.50.0.0/24' });
+    const first = await place(spec('on-again-1', { network: 'again' }));
+    expect(first.container?.address).toMatch(/^10\.50\.0\./);
+    await unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'on-again-1' });
+    await allocator.deleteNetwork('acme', 'again');
+    await allocator.createNetwork({ tenant: 'acme', name: 'again', physicalNetwork: 'physnet1', cidr: '10.51.0.0/24' });
+    const second = await place(spec('on-again-2', { network: 'again' }));
+    expect(second.container?.address).toMatch(/^10\.51\.0\./);
+    const stored = await env.db
+      .selectFrom('containers as c')
+      .innerJoin('networks as n', 'n.id', 'c.network_id')
+      .select('n.cidr')
+      .where('c.tenant', '=', 'acme')
+      .where('c.name', '=', 'on-again-2')
+      .executeTakeFirst();
+    expect(String(stored?.cidr)).toBe('10.51.0.0/24');
+    await unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'on-again-2' });
+    await allocator.deleteNetwork('acme', 'again');
+    const gone = await failure(place(spec('on-again-3', { network: 'again' })));
+    expect(gone.code).toBe(status.NOT_FOUND);
+    expect(gone.details).toContain('container.network');
+  });
+
   it('never puts two members of an anti-affinity group on one host, and spreads them over racks', async () => {
     const { containers } = await unary(placement, placement.placeBatch, {
       containers: [1, 2, 3].map((i) => spec(`ha-${i}`, { antiAffinityGroup: 'ha', spreadLabel: 'rack' })),

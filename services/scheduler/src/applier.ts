@@ -99,6 +99,8 @@ const MAX_GROUP = 2000;
  */
 export class Applier {
   private readonly queue: Job[] = [];
+  /** Networks read by earlier decisions, by `tenant/name`; forgotten when a commit fails. */
+  private readonly networks = new Map<string, Network>();
   private running = false;
   private stopped = false;
   private idle: Promise<void> = Promise.resolve();
@@ -302,14 +304,27 @@ export class Applier {
         for (const job of group) failUnavailable(job);
         return false;
       }
-      this.log.debug({ err, requests: group.length }, 'group commit failed; retrying requests one by one');
+      // The group was decided without looking for existing containers, maybe with a network that
+      // has since changed: a retry of a committed request, say, fails on the container's unique
+      // name. Decide it again with both read afresh.
+      this.networks.clear();
+      try {
+        await this.commitDecided(await this.decideGroup(group, this.state.snapshot, undefined, true));
+        return false;
+      } catch (againErr) {
+        if (this.stopped) {
+          for (const job of group) failUnavailable(job);
+          return false;
+        }
+        this.log.debug({ err, againErr, requests: group.length }, 'group commit failed twice; retrying requests one by one');
+      }
       for (const job of group) {
         if (this.stopped) {
           failUnavailable(job);
           continue;
         }
         try {
-          await this.commitDecided(await this.decideGroup([job], this.state.snapshot));
+          await this.commitDecided(await this.decideGroup([job], this.state.snapshot, undefined, true));
         } catch (jobErr) {
           job.reject(translate(jobErr));
         }
@@ -322,16 +337,15 @@ export class Applier {
    * Decides each request of a group against `basis` as the requests before it leave it, or, given
    * `before`, adds the requests to that group, after its own. Nothing is answered yet: the basis
    * may include a commit still in flight.
+   *
+   * Unless `fresh`, the decision is optimistic: it takes networks from what earlier decisions read
+   * and assumes none of the containers exists, so that a group usually costs no read before its
+   * commit. Should that be wrong, the commit fails (unique name, foreign key, unknown network) and
+   * the group is decided again, fresh ({@link commitGroup}).
    */
-  private async decideGroup(group: PlaceJob[], basis: PlacementSnapshot, before?: DecidedGroup): Promise<DecidedGroup> {
+  private async decideGroup(group: PlaceJob[], basis: PlacementSnapshot, before?: DecidedGroup, fresh = false): Promise<DecidedGroup> {
     const specs = group.flatMap((job) => job.specs);
-    const [existing, networks] = await Promise.all([
-      findContainers(this.db, specs),
-      findNetworks(
-        this.db,
-        specs.map((s) => ({ tenant: s.tenant, name: s.network })),
-      ),
-    ]);
+    const [existing, networks] = await Promise.all([fresh ? findContainers(this.db, specs) : [], this.networksOf(specs)]);
     const existingByKey = new Map(existing.map((c) => [`${c.tenant}/${c.name}`, c]));
     let snapshot = before?.snapshot ?? basis;
     const now = Date.now();
@@ -346,6 +360,24 @@ export class Applier {
       for (const s of job.specs) taken.set(`${s.tenant}/${s.name}`, s);
     }
     return { group: [...(before?.group ?? []), ...group], outcomes, networks, snapshot, taken };
+  }
+
+  /** The networks of these specs that exist, read only where not known from earlier decisions. */
+  private async networksOf(specs: readonly ContainerSpecInput[]): Promise<Map<string, Network>> {
+    const unknown = specs.filter((s) => !this.networks.has(`${s.tenant}/${s.network}`));
+    if (unknown.length > 0) {
+      const found = await findNetworks(
+        this.db,
+        unknown.map((s) => ({ tenant: s.tenant, name: s.network })),
+      );
+      for (const [key, network] of found) this.networks.set(key, network);
+    }
+    const networks = new Map<string, Network>();
+    for (const key of new Set(specs.map((s) => `${s.tenant}/${s.network}`))) {
+      const network = this.networks.get(key);
+      if (network) networks.set(key, network);
+    }
+    return networks;
   }
 
   /** Commits the plans of a decided group in one transaction, then answers every request of it. */

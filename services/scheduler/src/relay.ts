@@ -85,8 +85,10 @@ export class OutboxRelay {
   private async drain(): Promise<void> {
     try {
       for (;;) {
-        const published = await this.relayBatch(200); // changes; each may hold thousands of hosts and events
-        if (published === 0 || this.stopped) return;
+        const limit = 200; // changes; each may hold thousands of hosts and events
+        const published = await this.relayBatch(limit);
+        // A short batch took everything committed before it was read; later commits kick again.
+        if (published < limit || this.stopped) return;
       }
     } catch (err) {
       this.log.warn({ err }, 'outbox relay pass failed; will retry');

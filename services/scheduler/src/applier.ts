@@ -87,6 +87,10 @@ interface DecidedGroup {
 
 /** How many containers one group commit takes at most. */
 const MAX_GROUP = 2000;
+/** After a commit that answered this many requests or more, their clients' next ones are waited for... */
+const RETURN_MIN = 8;
+/** ...for at most this many timer turns (about a millisecond each); see `awaitReturningClients`. */
+const RETURN_WAITS = 6;
 
 /**
  * The leader's single writer (STYLE.md item 2). Placement requests queue up; each pass takes
@@ -102,6 +106,8 @@ export class Applier {
   /** Networks read by earlier decisions, by `tenant/name`; forgotten when a commit fails. */
   private readonly networks = new Map<string, Network>();
   private running = false;
+  /** Requests the last placement commit answered. */
+  private answered = 0;
   private stopped = false;
   private idle: Promise<void> = Promise.resolve();
 
@@ -243,6 +249,7 @@ export class Applier {
           await this.commitRegistrations(registrations);
           continue;
         }
+        if (!inFlight) await this.awaitReturningClients();
         const group = this.takePlaceGroup(MAX_GROUP);
         // A request for a container still being committed (a client's retry) must see that commit.
         if (inFlight && keysOf(group).some((k) => inFlight!.keys.has(k))) await settle();
@@ -268,6 +275,23 @@ export class Applier {
       }
       await settle();
     } while (this.queue.length > 0 && !this.stopped);
+  }
+
+  /**
+   * Clients answered by the last commit often send their next request at once. When that commit
+   * answered many and few requests wait, they get a moment to arrive (while they keep arriving, a
+   * few milliseconds at most), rather than the few committing alone and the many waiting for a
+   * whole commit more.
+   */
+  private async awaitReturningClients(): Promise<void> {
+    const answered = this.answered;
+    this.answered = 0;
+    if (answered < RETURN_MIN) return;
+    for (let waits = 0; waits < RETURN_WAITS && this.queue.length < answered / 2; waits++) {
+      const before = this.queue.length;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (this.queue.length === before) return;
+    }
   }
 
   /**
@@ -438,6 +462,7 @@ export class Applier {
       this.onCommit();
     }
     const byKey = new Map(rows.map((c) => [`${c.tenant}/${c.name}`, c]));
+    this.answered = group.length;
     group.forEach((job, i) => {
       const outcome = outcomes[i]!;
       if (outcome.kind === 'plan') job.resolve(job.specs.map((s) => byKey.get(`${s.tenant}/${s.name}`)!));

@@ -468,11 +468,14 @@ export class Allocator {
     checkInt(count, 'count', 1, MAX_BATCH);
     const owner = options.owner === undefined ? '' : checkText(options.owner, 'owner');
     const key = options.idempotencyKey === undefined ? null : checkIdempotencyKey(options.idempotencyKey);
-    if (key === null && !this.db.isTransaction) {
+    if (key === null && (!this.db.isTransaction || options.fastOnly)) {
       // Usually one statement in autocommit serves the whole batch; the stepwise path is for when
       // the lowest free blocks are locked by others or too fragmented.
       const fast = await this.allocateBatchFast(tenant, network, count, owner, null);
       if (fast) return fast;
+      if (this.db.isTransaction) {
+        throw new RetryTransactionError(`allocate ${count} addresses in network ${tenant}/${network}: the lowest free blocks are held or too full for one statement`);
+      }
     }
     return inTransaction(this.db, async (trx) => {
       const alloc = new Allocator(trx);

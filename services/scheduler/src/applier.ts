@@ -319,7 +319,7 @@ export class Applier {
    */
   private async commitGroup(decided: DecidedGroup): Promise<boolean> {
     try {
-      await this.commitDecided(decided);
+      await this.commitDecided(decided, { fastOnly: true });
       return true;
     } catch (err) {
       const { group } = decided;
@@ -329,11 +329,12 @@ export class Applier {
         return false;
       }
       // The group was decided without looking for existing containers, maybe with a network that
-      // has since changed: a retry of a committed request, say, fails on the container's unique
-      // name. Decide it again with both read afresh.
+      // has since changed (a retry of a committed request, say, fails on the container's unique
+      // name), and its addresses allocated on the fast path only. Decide it again with both read
+      // afresh, and allocate on any path.
       this.networks.clear();
       try {
-        await this.commitDecided(await this.decideGroup(group, this.state.snapshot, undefined, true));
+        await this.commitDecided(await this.decideGroup(group, this.state.snapshot, undefined, true), { fastOnly: false });
         return false;
       } catch (againErr) {
         if (this.stopped) {
@@ -348,7 +349,7 @@ export class Applier {
           continue;
         }
         try {
-          await this.commitDecided(await this.decideGroup([job], this.state.snapshot, undefined, true));
+          await this.commitDecided(await this.decideGroup([job], this.state.snapshot, undefined, true), { fastOnly: false });
         } catch (jobErr) {
           job.reject(translate(jobErr));
         }
@@ -404,8 +405,12 @@ export class Applier {
     return networks;
   }
 
-  /** Commits the plans of a decided group in one transaction, then answers every request of it. */
-  private async commitDecided({ group, outcomes, networks, snapshot }: DecidedGroup): Promise<void> {
+  /**
+   * Commits the plans of a decided group in one transaction, then answers every request of it.
+   * With `fastOnly`, addresses come from the allocator's one-statement path alone, without a
+   * savepoint; the transaction fails when that falls short.
+   */
+  private async commitDecided({ group, outcomes, networks, snapshot }: DecidedGroup, { fastOnly }: { fastOnly: boolean }): Promise<void> {
     const accepted = group.flatMap((job, i) => {
       const outcome = outcomes[i]!;
       return outcome.kind === 'plan' ? [{ job, plan: outcome.plan }] : [];
@@ -425,7 +430,7 @@ export class Applier {
         });
       }
       for (const { network, placements, specs: netSpecs } of byNetwork.values()) {
-        const allocations = await allocator.allocateAddresses(network.tenant, network.name, placements.length, { owner: 'container' });
+        const allocations = await allocator.allocateAddresses(network.tenant, network.name, placements.length, { owner: 'container', fastOnly });
         const base = parseCidr(network.cidr).network;
         placements.forEach((placement, i) => {
           const spec = netSpecs[i]!;

@@ -3,13 +3,12 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import {
   AlreadyExistsError,
-  applyPlan,
   ExhaustedError,
   FailedPreconditionError,
   NotFoundError,
   parseAddress,
   parseCidr,
-  place,
+  PlacementSequence,
   releasePlacements,
   runtimeNameOf,
   updateHosts,
@@ -75,12 +74,12 @@ type Outcome =
   | { kind: 'answer'; containers: ContainerRecord[] }
   | { kind: 'reject'; error: unknown };
 
-/** A group of requests decided against a snapshot; `snapshot` is that one after the group's plans. */
+/** A group of requests decided against a snapshot; `sequence` holds that one and the group's plans. */
 interface DecidedGroup {
   group: PlaceJob[];
   outcomes: Outcome[];
   networks: Map<string, Network>;
-  snapshot: PlacementSnapshot;
+  sequence: PlacementSequence;
   /** The containers the group's plans create, by `tenant/name`. */
   taken: Map<string, ContainerSpecInput>;
 }
@@ -266,12 +265,12 @@ export class Applier {
         const more = this.takePlaceGroup(MAX_GROUP - containersOf(decided.group));
         if (more.length > 0) {
           try {
-            decided = await this.decideGroup(more, decided.snapshot, decided);
+            decided = await this.decideGroup(more, decided);
           } catch (err) {
             rejectUnreadable(more, err);
           }
         }
-        inFlight = { committed: this.commitGroup(decided), snapshot: decided.snapshot, keys: new Set(keysOf(decided.group)) };
+        inFlight = { committed: this.commitGroup(decided), snapshot: decided.sequence.snapshot(), keys: new Set(keysOf(decided.group)) };
       }
       await settle();
     } while (this.queue.length > 0 && !this.stopped);
@@ -334,7 +333,7 @@ export class Applier {
       // afresh, and allocate on any path.
       this.networks.clear();
       try {
-        await this.commitDecided(await this.decideGroup(group, this.state.snapshot, undefined, true), { fastOnly: false });
+        await this.commitDecided(await this.decideGroup(group, this.state.snapshot, true), { fastOnly: false });
         return false;
       } catch (againErr) {
         if (this.stopped) {
@@ -349,7 +348,7 @@ export class Applier {
           continue;
         }
         try {
-          await this.commitDecided(await this.decideGroup([job], this.state.snapshot, undefined, true), { fastOnly: false });
+          await this.commitDecided(await this.decideGroup([job], this.state.snapshot, true), { fastOnly: false });
         } catch (jobErr) {
           job.reject(translate(jobErr));
         }
@@ -359,32 +358,32 @@ export class Applier {
   }
 
   /**
-   * Decides each request of a group against `basis` as the requests before it leave it, or, given
-   * `before`, adds the requests to that group, after its own. Nothing is answered yet: the basis
-   * may include a commit still in flight.
+   * Decides each request of a group against a snapshot as the requests before it leave it, or,
+   * given a decided group, adds the requests to it, after its own. Nothing is answered yet: the
+   * snapshot may include a commit still in flight.
    *
    * Unless `fresh`, the decision is optimistic: it takes networks from what earlier decisions read
    * and assumes none of the containers exists, so that a group usually costs no read before its
    * commit. Should that be wrong, the commit fails (unique name, foreign key, unknown network) and
    * the group is decided again, fresh ({@link commitGroup}).
    */
-  private async decideGroup(group: PlaceJob[], basis: PlacementSnapshot, before?: DecidedGroup, fresh = false): Promise<DecidedGroup> {
+  private async decideGroup(group: PlaceJob[], onto: PlacementSnapshot | DecidedGroup, fresh = false): Promise<DecidedGroup> {
+    const before = 'sequence' in onto ? onto : undefined;
+    const sequence = before?.sequence ?? new PlacementSequence(onto as PlacementSnapshot);
     const specs = group.flatMap((job) => job.specs);
     const [existing, networks] = await Promise.all([fresh ? findContainers(this.db, specs) : [], this.networksOf(specs)]);
     const existingByKey = new Map(existing.map((c) => [`${c.tenant}/${c.name}`, c]));
-    let snapshot = before?.snapshot ?? basis;
     const now = Date.now();
     const outcomes = [...(before?.outcomes ?? [])];
     const taken = new Map(before?.taken);
     for (const [key, network] of before?.networks ?? []) networks.set(key, network);
     for (const job of group) {
-      const outcome = this.decide(job, snapshot, now, existingByKey, networks, taken);
+      const outcome = this.decide(job, sequence, now, existingByKey, networks, taken);
       outcomes.push(outcome);
       if (outcome.kind !== 'plan') continue;
-      snapshot = applyPlan(snapshot, outcome.plan);
       for (const s of job.specs) taken.set(`${s.tenant}/${s.name}`, s);
     }
-    return { group: [...(before?.group ?? []), ...group], outcomes, networks, snapshot, taken };
+    return { group: [...(before?.group ?? []), ...group], outcomes, networks, sequence, taken };
   }
 
   /** The networks of these specs that exist, read only where not known from earlier decisions. */
@@ -410,7 +409,7 @@ export class Applier {
    * With `fastOnly`, addresses come from the allocator's one-statement path alone, without a
    * savepoint; the transaction fails when that falls short.
    */
-  private async commitDecided({ group, outcomes, networks, snapshot }: DecidedGroup, { fastOnly }: { fastOnly: boolean }): Promise<void> {
+  private async commitDecided({ group, outcomes, networks, sequence }: DecidedGroup, { fastOnly }: { fastOnly: boolean }): Promise<void> {
     const accepted = group.flatMap((job, i) => {
       const outcome = outcomes[i]!;
       return outcome.kind === 'plan' ? [{ job, plan: outcome.plan }] : [];
@@ -463,7 +462,7 @@ export class Applier {
     });
 
     if (accepted.length > 0) {
-      this.state.snapshot = snapshot;
+      this.state.snapshot = sequence.snapshot();
       this.onCommit();
     }
     const byKey = new Map(rows.map((c) => [`${c.tenant}/${c.name}`, c]));
@@ -479,7 +478,7 @@ export class Applier {
 
   private decide(
     job: PlaceJob,
-    snapshot: PlacementSnapshot,
+    sequence: PlacementSequence,
     now: number,
     existing: Map<string, ContainerRecord>,
     networks: Map<string, Network>,
@@ -506,7 +505,7 @@ export class Applier {
       if (!networks.has(`${spec.tenant}/${spec.network}`)) return fail(new NotFoundError(fieldOf(job, i, 'network'), `network ${spec.tenant}/${spec.network} does not exist`));
     }
     const requests = job.specs.map((s) => toPlacementRequest(s, networks.get(`${s.tenant}/${s.network}`)!.physicalNetwork));
-    const result = place(snapshot, requests, now, { scoring: job.policy });
+    const result = sequence.place(requests, now, { scoring: job.policy });
     if (!result.ok) {
       const { rejected, message, requestIndex } = result.reason;
       const details = Object.entries(rejected).map(([filter, count]) => `${filter}: ${count} hosts`);

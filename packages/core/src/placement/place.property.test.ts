@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Host, HostState, LabelConstraint, PlacementRequest } from '../domain.js';
-import { checkPlan, place, type PlacementPolicy } from './place.js';
+import { checkPlan, place, PlacementSequence, type PlacementPolicy } from './place.js';
 import { applyPlan, buildPlacementSnapshot, type GroupMembers, type Placement, type PlacementSnapshot } from './snapshot.js';
 
 const states: HostState[] = [...Array<HostState>(12).fill('READY'), 'CORDONED', 'DRAINING', 'PATCHING', 'DOWN'];
@@ -189,6 +189,31 @@ describe('place() properties', () => {
         } else {
           expect(batch.reason.requestIndex).toBe(failedAt);
         }
+      }),
+      runs,
+    );
+  });
+
+  it('places a sequence of requests exactly as place and applyPlan in turn do, leaving the snapshot given alone', () => {
+    fc.assert(
+      fc.property(caseArb, fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), ({ hosts, groups, requests, policy, now }, sizes) => {
+        // The requests cut into jobs of 1-3 (a job is a single request or an all-or-nothing batch).
+        const jobs: PlacementRequest[][] = [];
+        for (let i = 0, j = 0; i < requests.length; j++) {
+          jobs.push(requests.slice(i, i + sizes[j % sizes.length]!));
+          i += sizes[j % sizes.length]!;
+        }
+        const base = buildPlacementSnapshot(hosts, groups);
+        const before = structuredClone(base);
+        const sequence = new PlacementSequence(base);
+        let snapshot = base;
+        for (const job of jobs) {
+          const expected = place(snapshot, job.length === 1 ? job[0]! : job, now, policy);
+          expect(sequence.place(job.length === 1 ? job[0]! : job, now, policy)).toEqual(expected);
+          if (expected.ok) snapshot = applyPlan(snapshot, expected.plan);
+        }
+        expect(sequence.snapshot()).toEqual(snapshot);
+        expect(base).toEqual(before);
       }),
       runs,
     );

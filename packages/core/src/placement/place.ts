@@ -6,7 +6,7 @@
  */
 import type { PlacementRequest } from '../domain.js';
 import { InvalidArgumentError } from '../errors.js';
-import { takeFromWorkingSet, workingSetOf, type Placement, type PlacementSnapshot, type WorkingSet } from './snapshot.js';
+import { applyPlan, takeFromWorkingSet, workingSetOf, type Placement, type PlacementSnapshot, type WorkingSet } from './snapshot.js';
 
 /** How feasible hosts are ranked: pack work onto the fullest hosts, or spread it over the emptiest. */
 export const ScoringPolicy = {
@@ -94,18 +94,62 @@ export function place(
   policy: PlacementPolicy,
 ): PlaceResult {
   const list: readonly PlacementRequest[] = isList(requests) ? requests : [requests];
+  // A single request only reads the snapshot's columns; a batch takes from a copy of them.
+  const work = list.length > 1 ? workingSetOf(snapshot) : readOnlyView(snapshot);
+  return placeOn(snapshot, work, list, now, policy, false);
+}
+
+/**
+ * Places requests one after another (each one or a batch, all or nothing) against one snapshot,
+ * each seeing what those before it took: what {@link place} and {@link applyPlan} in turn give,
+ * with one copy of the fleet's columns for the whole sequence instead of one per request (the
+ * scheduler decides a group of hundreds of requests this way). The snapshot given is not changed.
+ */
+export class PlacementSequence {
+  private readonly work: WorkingSet;
+  private readonly placed: Placement[] = [];
+  private after: PlacementSnapshot | undefined;
+
+  constructor(private readonly base: PlacementSnapshot) {
+    this.work = workingSetOf(base);
+  }
+
+  /** Places a request or a batch, as {@link place} would on {@link snapshot}; a plan is kept. */
+  place(requests: PlacementRequest | readonly PlacementRequest[], now: number, policy: PlacementPolicy): PlaceResult {
+    const result = placeOn(this.base, this.work, isList(requests) ? requests : [requests], now, policy, true);
+    if (result.ok) {
+      this.placed.push(...result.plan);
+      this.after = undefined;
+    }
+    return result;
+  }
+
+  /** The snapshot after every plan placed so far. */
+  snapshot(): PlacementSnapshot {
+    return (this.after ??= applyPlan(this.base, this.placed));
+  }
+}
+
+/**
+ * Places `list` all or nothing, taking from `work` as it goes. With `keep`, a plan's takes stay
+ * in `work` and a failed batch's are given back; without, `work` may be read-only and the last
+ * request takes nothing.
+ */
+function placeOn(snapshot: PlacementSnapshot, work: WorkingSet, list: readonly PlacementRequest[], now: number, policy: PlacementPolicy, keep: boolean): PlaceResult {
   list.forEach(validateRequest);
   const rejected = new Int32Array(filterOrder.length);
-  const work = list.length > 1 ? workingSetOf(snapshot) : readOnlyView(snapshot);
   const plan: Placement[] = [];
   for (let r = 0; r < list.length; r++) {
     const request = list[r]!;
     rejected.fill(0);
     const position = choose(snapshot, work, request, now, policy, rejected);
-    if (position < 0) return { ok: false, reason: failure(snapshot, list, r, rejected) };
+    if (position < 0) {
+      if (keep) for (const p of plan) takeFromWorkingSet(work, snapshot.positionById.get(p.hostId)!, p.hostId, p.request, -1);
+      return { ok: false, reason: failure(snapshot, list, r, rejected) };
+    }
     const hostId = snapshot.hosts[position]!.id;
     plan.push({ request, hostId });
-    if (r < list.length - 1) takeFromWorkingSet(work, position, hostId, request, 1);
+    if (keep || r < list.length - 1) takeFromWorkingSet(work, position, hostId, request, 1);
   }
   return { ok: true, plan };
 }

@@ -181,7 +181,10 @@ export function takeFromWorkingSet(work: WorkingSet, position: number, hostId: s
   const count = (members!.get(hostId) ?? 0) + sign;
   if (count > 0) members!.set(hostId, count);
   else members!.delete(hostId);
-  if (members!.size === 0) work.groups.delete(group);
+  if (members!.size === 0) {
+    work.groups.delete(group);
+    work.ownedGroups.delete(group); // a later take starts the group afresh
+  }
 }
 
 /** Returns the snapshot after a committed plan: its hosts' usage and group membership grow. */

@@ -194,6 +194,40 @@ describe('place() properties', () => {
     );
   });
 
+  it('places a batch of like requests (runs of one shape) exactly as one by one with applyPlan in between', () => {
+    // Like requests take their hosts from one ranking instead of a scan each; mixed with others.
+    const likeBatchArb = fc.tuple(caseArb, fc.array(fc.tuple(fc.nat(7), fc.integer({ min: 1, max: 12 })), { minLength: 1, maxLength: 3 }));
+    fc.assert(
+      fc.property(likeBatchArb, ([{ hosts, groups, requests, policy, now }, runsOf]) => {
+        const batch = runsOf.flatMap(([which, count]) => {
+          const { antiAffinityGroup: _group, spreadLabel: _spread, ...shape } = requests[which % requests.length]!;
+          return Array.from({ length: count }, (_, i) => ({ ...shape, name: `${shape.name}-${which}-${i}` }));
+        });
+        let snapshot: PlacementSnapshot = buildPlacementSnapshot(hosts, groups);
+        const result = place(snapshot, batch, now, policy);
+        const sequential: Placement[] = [];
+        let failedAt = -1;
+        for (let i = 0; i < batch.length; i++) {
+          const one = place(snapshot, batch[i]!, now, policy);
+          if (!one.ok) {
+            failedAt = i;
+            if (!result.ok) expect(result.reason.rejected).toEqual(one.reason.rejected);
+            break;
+          }
+          sequential.push(...one.plan);
+          snapshot = applyPlan(snapshot, one.plan);
+        }
+        if (result.ok) {
+          expect(failedAt).toBe(-1);
+          expect(hostIds(result.plan)).toEqual(hostIds(sequential));
+        } else {
+          expect(result.reason.requestIndex).toBe(failedAt);
+        }
+      }),
+      runs,
+    );
+  });
+
   it('places a sequence of requests exactly as place and applyPlan in turn do, leaving the snapshot given alone', () => {
     fc.assert(
       fc.property(caseArb, fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), ({ hosts, groups, requests, policy, now }, sizes) => {

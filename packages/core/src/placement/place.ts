@@ -6,6 +6,7 @@
  */
 import type { PlacementRequest } from '../domain.js';
 import { InvalidArgumentError } from '../errors.js';
+import { RankedHosts } from './ranked-hosts.js';
 import { applyPlan, takeFromWorkingSet, workingSetOf, type Placement, type PlacementSnapshot, type WorkingSet } from './snapshot.js';
 
 /** How feasible hosts are ranked: pack work onto the fullest hosts, or spread it over the emptiest. */
@@ -139,10 +140,17 @@ function placeOn(snapshot: PlacementSnapshot, work: WorkingSet, list: readonly P
   list.forEach(validateRequest);
   const rejected = new Int32Array(filterOrder.length);
   const plan: Placement[] = [];
+  // A run of requests of one shape (a batch of like containers) takes hosts from one ranking
+  // instead of scanning the fleet for each: only the chosen host's fit and score change.
+  let ranked: RankedHosts | undefined;
   for (let r = 0; r < list.length; r++) {
     const request = list[r]!;
     rejected.fill(0);
-    const position = choose(snapshot, work, request, now, policy, rejected);
+    if (ranked !== undefined && !sameShape(list[r - 1]!, request)) ranked = undefined;
+    if (ranked === undefined && r + 1 < list.length && sameShape(request, list[r + 1]!)) ranked = rankHosts(snapshot, work, request, now, policy);
+    let position = ranked === undefined ? -1 : ranked.top();
+    // No ranked host left (or no ranking): the scan decides, and counts why none fits.
+    if (position < 0) position = choose(snapshot, work, request, now, policy, rejected);
     if (position < 0) {
       if (keep) for (const p of plan) takeFromWorkingSet(work, snapshot.positionById.get(p.hostId)!, p.hostId, p.request, -1);
       return { ok: false, reason: failure(snapshot, list, r, rejected) };
@@ -150,6 +158,10 @@ function placeOn(snapshot: PlacementSnapshot, work: WorkingSet, list: readonly P
     const hostId = snapshot.hosts[position]!.id;
     plan.push({ request, hostId });
     if (keep || r < list.length - 1) takeFromWorkingSet(work, position, hostId, request, 1);
+    if (ranked !== undefined && r + 1 < list.length) {
+      const fits = work.freeSlots[position]! >= 1 && work.freeCpuMillis[position]! >= request.cpuMillis && work.freeMemoryBytes[position]! >= request.memoryBytes;
+      ranked.rescoreTop(position, fits ? scoreOf(snapshot, work, position, request, policy.scoring === 'binpack') : undefined);
+    }
   }
   return { ok: true, plan };
 }
@@ -208,6 +220,8 @@ function choose(
   now: number,
   policy: PlacementPolicy,
   rejected: Int32Array,
+  /** Called with every host that passes every filter, and its score. */
+  feasible?: (position: number, score: number) => void,
 ): number {
   const n = snapshot.hosts.length;
   const { ready, lastHeartbeatAt, capacityCpuMillis, capacityMemoryBytes } = snapshot;
@@ -298,13 +312,14 @@ function choose(
       spread = spreadCounts[id < 0 ? missingBucket : id]!;
     }
     if (spread > bestSpread) continue;
-    // Utilisation after placement, cpu plus memory, each in [0, 1].
+    // Utilisation after placement, cpu plus memory, each in [0, 1] (as in `scoreOf`, kept inline here).
     const capacityCpu = capacityCpuMillis[i]!;
     const capacityMemory = capacityMemoryBytes[i]!;
     const used =
       (capacityCpu > 0 ? (capacityCpu - freeCpu + cpu) / capacityCpu : 1) +
       (capacityMemory > 0 ? (capacityMemory - freeMemory + memory) / capacityMemory : 1);
     const score = binpack ? used : -used;
+    if (feasible !== undefined) feasible(i, score);
     if (spread < bestSpread || score > bestScore) {
       best = i;
       bestSpread = spread;
@@ -312,6 +327,43 @@ function choose(
     }
   }
   return best;
+}
+
+/**
+ * Host `i`'s score for `request`: its utilisation after placement (cpu plus memory, each in
+ * [0, 1]), or the negative of that when spreading. The scan in `choose` computes the same inline.
+ */
+function scoreOf(snapshot: PlacementSnapshot, work: WorkingSet, i: number, request: PlacementRequest, binpack: boolean): number {
+  const capacityCpu = snapshot.capacityCpuMillis[i]!;
+  const capacityMemory = snapshot.capacityMemoryBytes[i]!;
+  const used =
+    (capacityCpu > 0 ? (capacityCpu - work.freeCpuMillis[i]! + request.cpuMillis) / capacityCpu : 1) +
+    (capacityMemory > 0 ? (capacityMemory - work.freeMemoryBytes[i]! + request.memoryBytes) / capacityMemory : 1);
+  return binpack ? used : -used;
+}
+
+/**
+ * The feasible hosts of `request`, ranked as `choose` ranks them. Only for a request without an
+ * anti-affinity group: then placing one changes only the chosen host's fit and score.
+ */
+function rankHosts(snapshot: PlacementSnapshot, work: WorkingSet, request: PlacementRequest, now: number, policy: PlacementPolicy): RankedHosts {
+  const ranked = new RankedHosts(snapshot.hosts.length);
+  choose(snapshot, work, request, now, policy, new Int32Array(filterOrder.length), (position, score) => ranked.add(position, score));
+  ranked.heapify();
+  return ranked;
+}
+
+/** True when `b` asks for what `a` asks, without an anti-affinity group, so one ranking serves both. */
+function sameShape(a: PlacementRequest, b: PlacementRequest): boolean {
+  return (
+    a.antiAffinityGroup === undefined &&
+    b.antiAffinityGroup === undefined &&
+    a.cpuMillis === b.cpuMillis &&
+    a.memoryBytes === b.memoryBytes &&
+    a.physicalNetwork === b.physicalNetwork &&
+    a.constraints.length === b.constraints.length &&
+    a.constraints.every((c, i) => c.label === b.constraints[i]!.label && c.op === b.constraints[i]!.op && c.value === b.constraints[i]!.value)
+  );
 }
 
 function failure(snapshot: PlacementSnapshot, list: readonly PlacementRequest[], index: number, counts: Int32Array): PlacementFailure {

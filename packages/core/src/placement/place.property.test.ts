@@ -253,6 +253,29 @@ describe('place() properties', () => {
     );
   });
 
+  it('places a sequence of like requests, single and batched, exactly as place and applyPlan in turn do', () => {
+    // Like requests in a sequence share one ranking across jobs; other shapes and failures break it.
+    const jobsArb = fc.tuple(caseArb, fc.array(fc.tuple(fc.nat(7), fc.integer({ min: 1, max: 3 }), fc.boolean()), { minLength: 1, maxLength: 12 }));
+    fc.assert(
+      fc.property(jobsArb, ([{ hosts, groups, requests, policy, now }, picks]) => {
+        const jobs = picks.map(([which, count, dropGroup], j) => {
+          const { antiAffinityGroup, spreadLabel, ...shape } = requests[which % requests.length]!;
+          const like = dropGroup ? shape : { ...shape, ...(antiAffinityGroup === undefined ? {} : { antiAffinityGroup }), ...(spreadLabel === undefined ? {} : { spreadLabel }) };
+          return Array.from({ length: count }, (_, i) => ({ ...like, name: `${like.name}-${j}-${i}` }));
+        });
+        const sequence = new PlacementSequence(buildPlacementSnapshot(hosts, groups));
+        let snapshot = buildPlacementSnapshot(hosts, groups);
+        for (const job of jobs) {
+          const expected = place(snapshot, job.length === 1 ? job[0]! : job, now, policy);
+          expect(sequence.place(job.length === 1 ? job[0]! : job, now, policy)).toEqual(expected);
+          if (expected.ok) snapshot = applyPlan(snapshot, expected.plan);
+        }
+        expect(sequence.snapshot()).toEqual(snapshot);
+      }),
+      runs,
+    );
+  });
+
   it('spreads a group over racks: the chosen rack holds the fewest members among hosts that fit', () => {
     fc.assert(
       fc.property(caseArb, ({ hosts, groups, requests, policy, now }) => {

@@ -97,7 +97,7 @@ export function place(
   const list: readonly PlacementRequest[] = isList(requests) ? requests : [requests];
   // A single request only reads the snapshot's columns; a batch takes from a copy of them.
   const work = list.length > 1 ? workingSetOf(snapshot) : readOnlyView(snapshot);
-  return placeOn(snapshot, work, list, now, policy, false);
+  return placeOn(snapshot, work, list, now, policy);
 }
 
 /**
@@ -110,6 +110,7 @@ export class PlacementSequence {
   private readonly work: WorkingSet;
   private readonly placed: Placement[] = [];
   private after: PlacementSnapshot | undefined;
+  private readonly carried: Carried = {};
 
   constructor(private readonly base: PlacementSnapshot) {
     this.work = workingSetOf(base);
@@ -117,7 +118,7 @@ export class PlacementSequence {
 
   /** Places a request or a batch, as {@link place} would on {@link snapshot}; a plan is kept. */
   place(requests: PlacementRequest | readonly PlacementRequest[], now: number, policy: PlacementPolicy): PlaceResult {
-    const result = placeOn(this.base, this.work, isList(requests) ? requests : [requests], now, policy, true);
+    const result = placeOn(this.base, this.work, isList(requests) ? requests : [requests], now, policy, this.carried);
     if (result.ok) {
       this.placed.push(...result.plan);
       this.after = undefined;
@@ -131,38 +132,74 @@ export class PlacementSequence {
   }
 }
 
+/** Hosts ranked for one request shape, policy and time: valid while only the chosen hosts change. */
+interface Ranking {
+  hosts: RankedHosts;
+  request: PlacementRequest;
+  now: number;
+  policy: PlacementPolicy;
+}
+
+/** What a {@link PlacementSequence} carries from one request to the next. */
+interface Carried {
+  ranking?: Ranking | undefined;
+  previous?: PlacementRequest | undefined;
+}
+
+function rankingServes(ranking: Ranking | undefined, request: PlacementRequest, now: number, policy: PlacementPolicy): ranking is Ranking {
+  return (
+    ranking !== undefined &&
+    ranking.now === now &&
+    ranking.policy.scoring === policy.scoring &&
+    ranking.policy.maxHeartbeatAgeMs === policy.maxHeartbeatAgeMs &&
+    sameShape(ranking.request, request)
+  );
+}
+
 /**
- * Places `list` all or nothing, taking from `work` as it goes. With `keep`, a plan's takes stay
- * in `work` and a failed batch's are given back; without, `work` may be read-only and the last
- * request takes nothing.
+ * Places `list` all or nothing, taking from `work` as it goes. In a sequence (`carried` given),
+ * a plan's takes stay in `work` and a failed batch's are given back; otherwise `work` may be
+ * read-only and the last request takes nothing.
+ *
+ * Like requests following one another (a batch of like containers, or a sequence of like single
+ * requests) take their hosts from one ranking instead of a scan of the fleet each: placing one
+ * changes only the chosen host's fit and score, which is re-ranked.
  */
-function placeOn(snapshot: PlacementSnapshot, work: WorkingSet, list: readonly PlacementRequest[], now: number, policy: PlacementPolicy, keep: boolean): PlaceResult {
+function placeOn(snapshot: PlacementSnapshot, work: WorkingSet, list: readonly PlacementRequest[], now: number, policy: PlacementPolicy, carried?: Carried): PlaceResult {
   list.forEach(validateRequest);
+  const keep = carried !== undefined;
   const rejected = new Int32Array(filterOrder.length);
   const plan: Placement[] = [];
-  // A run of requests of one shape (a batch of like containers) takes hosts from one ranking
-  // instead of scanning the fleet for each: only the chosen host's fit and score change.
-  let ranked: RankedHosts | undefined;
+  let ranking = carried?.ranking;
   for (let r = 0; r < list.length; r++) {
     const request = list[r]!;
+    const previous = r > 0 ? list[r - 1] : carried?.previous;
+    const next = list[r + 1];
     rejected.fill(0);
-    if (ranked !== undefined && !sameShape(list[r - 1]!, request)) ranked = undefined;
-    if (ranked === undefined && r + 1 < list.length && sameShape(request, list[r + 1]!)) ranked = rankHosts(snapshot, work, request, now, policy);
-    let position = ranked === undefined ? -1 : ranked.top();
+    if (!rankingServes(ranking, request, now, policy)) ranking = undefined;
+    if (ranking === undefined && ((next !== undefined && sameShape(request, next)) || (keep && previous !== undefined && sameShape(previous, request)))) {
+      ranking = { hosts: rankHosts(snapshot, work, request, now, policy), request, now, policy };
+    }
+    let position = ranking === undefined ? -1 : ranking.hosts.top();
     // No ranked host left (or no ranking): the scan decides, and counts why none fits.
     if (position < 0) position = choose(snapshot, work, request, now, policy, rejected);
     if (position < 0) {
       if (keep) for (const p of plan) takeFromWorkingSet(work, snapshot.positionById.get(p.hostId)!, p.hostId, p.request, -1);
+      if (carried) Object.assign(carried, { ranking: undefined, previous: request }); // giving back moved other hosts
       return { ok: false, reason: failure(snapshot, list, r, rejected) };
     }
     const hostId = snapshot.hosts[position]!.id;
     plan.push({ request, hostId });
-    if (keep || r < list.length - 1) takeFromWorkingSet(work, position, hostId, request, 1);
-    if (ranked !== undefined && r + 1 < list.length) {
-      const fits = work.freeSlots[position]! >= 1 && work.freeCpuMillis[position]! >= request.cpuMillis && work.freeMemoryBytes[position]! >= request.memoryBytes;
-      ranked.rescoreTop(position, fits ? scoreOf(snapshot, work, position, request, policy.scoring === 'binpack') : undefined);
+    if (keep || next !== undefined) {
+      takeFromWorkingSet(work, position, hostId, request, 1);
+      if (ranking !== undefined && ranking.hosts.top() !== position) ranking = undefined; // the scan chose: start afresh
+      if (ranking !== undefined) {
+        const fits = work.freeSlots[position]! >= 1 && work.freeCpuMillis[position]! >= request.cpuMillis && work.freeMemoryBytes[position]! >= request.memoryBytes;
+        ranking.hosts.rescoreTop(position, fits ? scoreOf(snapshot, work, position, request, policy.scoring === 'binpack') : undefined);
+      }
     }
   }
+  if (carried) Object.assign(carried, { ranking, previous: list.at(-1) });
   return { ok: true, plan };
 }
 

@@ -281,6 +281,22 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     expect(Number(record?.epoch)).toBeGreaterThanOrEqual(2);
   });
 
+  it("shows each host's last heartbeat and, once its worker applied it, its desired generation as applied", async () => {
+    const { container } = await place(spec('shown'));
+    // Liveness is written every 2 s (heartbeat times at most every 15 s per host).
+    const host = await eventually(
+      'the host shows its desired generation applied',
+      async () => {
+        const { hosts: all } = await unary(fleet, fleet.listHosts, { state: '' });
+        const h = all.find((x) => x.name === container?.host);
+        return h && h.appliedGeneration === h.desiredGeneration && h.desiredGeneration > 0n ? h : undefined;
+      },
+      15_000,
+    );
+    expect(Date.now() - Date.parse(host.lastHeartbeatAt)).toBeLessThan(60_000);
+    await unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'shown' });
+  });
+
   it('places nothing new on a cordoned host', async () => {
     await unary(fleet, fleet.cordonHost, { name: 'hv1' });
     const { containers } = await unary(placement, placement.placeBatch, { containers: [1, 2, 3, 4].map((i) => spec(`after-cordon-${i}`)), policy: 'spread' });

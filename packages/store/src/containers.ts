@@ -163,11 +163,75 @@ export async function listContainers(db: Kysely<Database>, filter: ContainerFilt
   return (await query.execute()).map(toRecord);
 }
 
-/** Containers on these hosts (for desired states). */
-export async function containersOnHosts(db: Kysely<Database>, hosts: readonly string[]): Promise<ContainerRecord[]> {
+/** A container as a worker needs it in its host's desired state. */
+export interface DesiredContainerRow {
+  runtimeName: string;
+  tenant: string;
+  name: string;
+  template: string;
+  vlan: number;
+  address: string;
+  cidr: string;
+  cpuMillis: number;
+  memoryBytes: number;
+  command: string;
+}
+
+/** A host's epoch and desired generation with every container placed on it. */
+export interface HostWithContainers {
+  name: string;
+  epoch: number;
+  desiredGeneration: number;
+  containers: DesiredContainerRow[];
+}
+
+/**
+ * Each named host that exists, with its containers (by runtime name), read in one statement and
+ * so from one snapshot: a generation always comes with exactly its containers.
+ */
+export async function hostsWithContainers(db: Kysely<Database>, hosts: readonly string[]): Promise<HostWithContainers[]> {
   if (hosts.length === 0) return [];
-  const rows = await selectContainers(db).where('c.host', 'in', [...hosts]).orderBy('c.runtime_name').execute();
-  return rows.map(toRecord);
+  const { rows } = await sql<{
+    host: string;
+    epoch: string;
+    desired_generation: string;
+    runtime_name: string | null;
+    tenant: string;
+    name: string;
+    template: string;
+    vlan: number;
+    address: string;
+    cidr: string;
+    cpu_millis: number;
+    memory_bytes: string;
+    command: string;
+  }>`
+    SELECT h.name AS host, h.epoch, h.desired_generation, c.runtime_name, c.tenant, c.name, c.template, n.vlan, c.address,
+           n.cidr::text AS cidr, c.cpu_millis, c.memory_bytes, c.command
+    FROM hosts h
+    LEFT JOIN containers c ON c.host = h.name
+    LEFT JOIN networks n ON n.id = c.network_id
+    WHERE h.name = ANY(${sql.val([...hosts])}::text[])
+    ORDER BY h.name, c.runtime_name`.execute(db);
+  const byHost = new Map<string, HostWithContainers>();
+  for (const r of rows) {
+    let host = byHost.get(r.host);
+    if (!host) byHost.set(r.host, (host = { name: r.host, epoch: Number(r.epoch), desiredGeneration: Number(r.desired_generation), containers: [] }));
+    if (r.runtime_name === null) continue; // a host without containers
+    host.containers.push({
+      runtimeName: r.runtime_name,
+      tenant: r.tenant,
+      name: r.name,
+      template: r.template,
+      vlan: r.vlan,
+      address: r.address,
+      cidr: r.cidr,
+      cpuMillis: r.cpu_millis,
+      memoryBytes: Number(r.memory_bytes),
+      command: r.command,
+    });
+  }
+  return [...byHost.values()];
 }
 
 /** Deletes a container row (in the caller's transaction); returns what it was, or undefined. */

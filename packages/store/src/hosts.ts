@@ -154,13 +154,3 @@ export async function listHosts(db: Kysely<Database>, filter: { name?: string; n
     lastHeartbeatAt: r.last_heartbeat_at,
   }));
 }
-
-/** Epoch and generations of the named hosts (cheap: no usage sums). */
-export async function listHostsByName(
-  db: Kysely<Database>,
-  names: readonly string[],
-): Promise<{ name: string; epoch: number; desiredGeneration: number }[]> {
-  if (names.length === 0) return [];
-  const rows = await db.selectFrom('hosts').select(['name', 'epoch', 'desired_generation']).where('name', 'in', [...names]).execute();
-  return rows.map((r) => ({ name: r.name, epoch: Number(r.epoch), desiredGeneration: Number(r.desired_generation) }));
-}

@@ -25,7 +25,9 @@ export {
   findContainers,
   findNetworks,
   listContainers,
-  containersOnHosts,
+  hostsWithContainers,
+  type HostWithContainers,
+  type DesiredContainerRow,
   deleteContainerRow,
   recordObserved,
   groupMembers,
@@ -40,7 +42,6 @@ export {
   touchHeartbeats,
   recordAppliedGenerations,
   listHosts,
-  listHostsByName,
 } from './hosts.js';
 export { type Lease, FencedError, acquireOrRenewLease, releaseLease, checkLease, currentLease } from './lease.js';
 export type { PlacementTables } from './schema-placement.js';

@@ -5,7 +5,7 @@
  * recorded in Postgres — the whole pipeline.
  */
 import { readFileSync } from 'node:fs';
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { pino } from 'pino';
@@ -36,6 +36,17 @@ function spec(tenant: string, name: string): placementV1.ContainerSpec {
     spreadLabel: '',
     command: '',
   };
+}
+
+/** `work`, or an error naming `what` if it takes longer than `ms` (the calls carry no deadline). */
+async function within<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function rssMb(pid: number): number {
@@ -99,24 +110,26 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
         }
       }
     };
+    // The calls carry no deadline: grpc-js would run a timer per call on both ends, and on these two
+    // cores the client's cost is the server's loss. Each phase has a deadline of its own (`within`).
     const place = (tenant: string, name: string) =>
       retrying(
         () =>
           new Promise<void>((resolve, reject) =>
-            client.place({ container: spec(tenant, name), policy: 'spread' }, new Metadata(), { deadline: Date.now() + 120_000 }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+            client.place({ container: spec(tenant, name), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
           ),
       );
     const placeBatch = (tenant: string, names: string[]) =>
       retrying(
         () =>
           new Promise<void>((resolve, reject) =>
-            client.placeBatch({ containers: names.map((n) => spec(tenant, n)), policy: 'spread' }, new Metadata(), { deadline: Date.now() + 120_000 }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+            client.placeBatch({ containers: names.map((n) => spec(tenant, n)), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
           ),
       );
     let placed = 0;
 
     // Warm up: connections, JIT, prepared statements.
-    await Promise.all(Array.from({ length: 200 }, (_, i) => place('t0', `warm-${i}`)));
+    await within('warm-up', 60_000, Promise.all(Array.from({ length: 200 }, (_, i) => place('t0', `warm-${i}`))));
     placed += 200;
     await waitRunning(env, placed, 30_000);
 
@@ -124,14 +137,14 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const batchTotal = 20_000;
     let t0 = performance.now();
     let nextBatch = 0;
-    await Promise.all(
+    await within('batch phase', 120_000, Promise.all(
       Array.from({ length: 4 }, async () => {
         while (nextBatch < batchTotal / 500) {
           const b = nextBatch++;
           await placeBatch('t1', Array.from({ length: 500 }, (_, i) => `b${b}-${i}`));
         }
       }),
-    );
+    ));
     placed += batchTotal;
     await waitRunning(env, placed, 120_000);
     const batchPerS = batchTotal / ((performance.now() - t0) / 1000);
@@ -141,11 +154,11 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const singleTotal = 10_000;
     t0 = performance.now();
     let nextSingle = 0;
-    await Promise.all(
+    await within('single phase', 120_000, Promise.all(
       Array.from({ length: 64 }, async () => {
         while (nextSingle < singleTotal) await place('t2', `s${nextSingle++}`);
       }),
-    );
+    ));
     placed += singleTotal;
     await waitRunning(env, placed, 120_000);
     const singlePerS = singleTotal / ((performance.now() - t0) / 1000);
@@ -162,7 +175,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       const t = performance.now();
       offered.push(place('t3', `l${i}`).then(() => void latencies.push(performance.now() - t)));
     }
-    await Promise.all(offered);
+    await within('latency phase', 60_000, Promise.all(offered));
     placed += 5000;
     await waitRunning(env, placed, 60_000);
     const at500 = percentiles(latencies);
@@ -177,7 +190,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     }
     let nextFill = 0;
     const fillTotal = options.fill ? 200_000 - placed : 0;
-    await Promise.all(
+    await within('fill phase', 900_000, Promise.all(
       Array.from({ length: 4 }, async () => {
         for (;;) {
           const b = nextFill++;
@@ -188,7 +201,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
           await placeBatch(tenant, Array.from({ length: count }, (_, i) => `f${b}-${i}`));
         }
       }),
-    );
+    ));
     placed += fillTotal;
     await waitRunning(env, placed, 300_000);
     const rss = rssMb(scheduler.child.pid!);

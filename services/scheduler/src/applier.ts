@@ -88,8 +88,9 @@ interface DecidedGroup {
 const MAX_GROUP = 2000;
 /** After a commit that answered this many requests or more, their clients' next ones are waited for... */
 const RETURN_MIN = 8;
-/** ...for at most this many timer turns (about a millisecond each); see `awaitReturningClients`. */
+/** ...for at most this many timer turns (about a millisecond each), while each brings this many. */
 const RETURN_WAITS = 6;
+const RETURN_RATE = 2;
 
 /**
  * The leader's single writer (STYLE.md item 2). Placement requests queue up; each pass takes
@@ -278,9 +279,10 @@ export class Applier {
 
   /**
    * Clients answered by the last commit often send their next request at once. When that commit
-   * answered many and few requests wait, they get a moment to arrive (while they keep arriving, a
-   * few milliseconds at most), rather than the few committing alone and the many waiting for a
-   * whole commit more.
+   * answered many and few requests wait, they get a moment to arrive (while they keep arriving
+   * several a millisecond, a few milliseconds at most), rather than the few committing alone and
+   * the many waiting for a whole commit more. Requests arriving one by one (an open stream of
+   * them) do not hold a group back past the first millisecond.
    */
   private async awaitReturningClients(): Promise<void> {
     const answered = this.answered;
@@ -289,7 +291,7 @@ export class Applier {
     for (let waits = 0; waits < RETURN_WAITS && this.queue.length < answered / 2; waits++) {
       const before = this.queue.length;
       await new Promise((resolve) => setTimeout(resolve, 1));
-      if (this.queue.length === before) return;
+      if (this.queue.length - before < RETURN_RATE) return;
     }
   }
 

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { recordChangesCte, type NewEvent } from './events.js';
 import { bumpGenerationsCte } from './hosts.js';
+import { FencedError, fenceCte, type Fence } from './lease.js';
 import type { Database } from './schema.js';
 
 /** A container as stored, with its network's name, VLAN and subnet. */
@@ -33,12 +34,18 @@ export interface ContainerRecord {
 export type NewContainer = Omit<ContainerRecord, 'network' | 'vlan' | 'cidr' | 'state' | 'observed' | 'createdAt' | 'updatedAt'>;
 
 /**
- * Inserts placed containers (in the applier's transaction), bumps the desired generation of their
- * hosts and records `events` with one outbox row for the change ({@link recordChanges}); returns
- * the containers as stored. One statement whatever the count: the rows travel as one JSON
- * parameter, so Postgres plans it once per connection instead of once per distinct row count.
+ * Inserts placed containers (last in the applier's transaction), bumps the desired generation of
+ * their hosts, records `events` with one outbox row for the change ({@link recordChanges}) and
+ * checks `fence` (throwing {@link FencedError} when the lease no longer holds); returns the
+ * containers as stored. One statement whatever the count: the rows travel as one JSON parameter,
+ * so Postgres plans it once per connection instead of once per distinct row count.
  */
-export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[], events: readonly NewEvent[]): Promise<ContainerRecord[]> {
+export async function insertContainers(
+  trx: Kysely<Database>,
+  containers: readonly NewContainer[],
+  events: readonly NewEvent[],
+  fence: Fence,
+): Promise<ContainerRecord[]> {
   if (containers.length === 0) return [];
   const rows = containers.map((c) => ({
     id: c.id,
@@ -58,7 +65,7 @@ export async function insertContainers(trx: Kysely<Database>, containers: readon
     runtime_name: c.runtimeName,
   }));
   const hosts = [...new Set(containers.map((c) => c.host))];
-  const { rows: inserted } = await sql<Row>`
+  const { rows: inserted } = await sql<Row & { leased: boolean }>`
     WITH c AS (
       INSERT INTO containers (id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes,
                               constraints, anti_affinity_group, spread_label, command, runtime_name)
@@ -71,8 +78,11 @@ export async function insertContainers(trx: Kysely<Database>, containers: readon
       RETURNING *
     ),
     ${bumpGenerationsCte(hosts)},
-    ${recordChangesCte(events, hosts)}
-    SELECT c.*, n.name AS network, n.vlan, n.cidr::text AS cidr FROM c JOIN networks n ON n.id = c.network_id`.execute(trx);
+    ${recordChangesCte(events, hosts)},
+    ${fenceCte(fence)}
+    SELECT c.*, n.name AS network, n.vlan, n.cidr::text AS cidr, EXISTS (SELECT 1 FROM fence) AS leased
+    FROM c JOIN networks n ON n.id = c.network_id`.execute(trx);
+  if (!inserted[0]?.leased) throw new FencedError(fence.lease);
   return inserted.map(toRecord);
 }
 

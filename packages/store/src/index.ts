@@ -43,5 +43,5 @@ export {
   recordAppliedGenerations,
   listHosts,
 } from './hosts.js';
-export { type Lease, FencedError, acquireOrRenewLease, releaseLease, checkLease, currentLease } from './lease.js';
+export { type Lease, type Fence, FencedError, acquireOrRenewLease, releaseLease, checkLease, currentLease } from './lease.js';
 export type { PlacementTables } from './schema-placement.js';

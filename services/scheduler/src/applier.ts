@@ -460,8 +460,9 @@ export class Applier {
         trx,
         rows,
         rows.map((r) => ({ kind: 'container.placed', tenant: r.tenant, subject: `${r.tenant}/${r.name}`, host: r.host, message: `on ${r.host} at ${r.address}` })),
+        { name: SCHEDULER_LEASE, lease: this.lease },
       );
-    });
+    }, { fencedWithin: true });
 
     if (accepted.length > 0) {
       this.state.snapshot = sequence.snapshot();
@@ -517,14 +518,15 @@ export class Applier {
   }
 
   /**
-   * Runs `fn` in a transaction fenced by the lease. A fenced write was not applied, so the caller
-   * sees it as UNAVAILABLE (retry on the new leader), and this replica steps down.
+   * Runs `fn` in a transaction fenced by the lease: checked last, or, with `fencedWithin`, by `fn`'s
+   * own last statement. A fenced write was not applied, so the caller sees it as UNAVAILABLE (retry
+   * on the new leader), and this replica steps down.
    */
-  private async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  private async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>, { fencedWithin = false } = {}): Promise<T> {
     try {
       return await this.db.transaction().execute(async (trx) => {
         const result = await fn(trx);
-        await checkLease(trx, SCHEDULER_LEASE, this.lease);
+        if (!fencedWithin) await checkLease(trx, SCHEDULER_LEASE, this.lease);
         return result;
       });
     } catch (err) {

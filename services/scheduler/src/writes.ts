@@ -118,7 +118,7 @@ export class WriteRouter implements Writes {
   }
 
   place(specs: ContainerSpecInput[], policy: ScoringPolicy): Promise<ContainerRecord[]> {
-    return this.route({ op: 'place', specs, policy }).then((r) => (r as ContainerRecord[]).map(revive));
+    return this.route({ op: 'place', specs, policy }) as Promise<ContainerRecord[]>;
   }
 
   async deleteContainer(tenant: string, name: string): Promise<void> {
@@ -172,6 +172,7 @@ export class WriteRouter implements Writes {
     }
     const body = JSON.parse(decoder.decode(reply.data)) as { ok: true; result: unknown } | { ok: false; error: WireError };
     if (!body.ok) throw fromWireError(body.error);
-    return body.result;
+    // JSON carried the containers' dates as strings.
+    return call.op === 'place' ? (body.result as ContainerRecord[]).map(revive) : body.result;
   }
 }

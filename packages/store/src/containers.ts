@@ -201,45 +201,28 @@ export interface HostWithContainers {
  */
 export async function hostsWithContainers(db: Kysely<Database>, hosts: readonly string[]): Promise<HostWithContainers[]> {
   if (hosts.length === 0) return [];
-  const { rows } = await sql<{
+  // Columns come named as the result's fields; bigints arrive as text.
+  type Row = Omit<DesiredContainerRow, 'runtimeName' | 'memoryBytes'> & {
     host: string;
     epoch: string;
-    desired_generation: string;
-    runtime_name: string | null;
-    tenant: string;
-    name: string;
-    template: string;
-    vlan: number;
-    address: string;
-    cidr: string;
-    cpu_millis: number;
-    memory_bytes: string;
-    command: string;
-  }>`
-    SELECT h.name AS host, h.epoch, h.desired_generation, c.runtime_name, c.tenant, c.name, c.template, n.vlan, c.address,
-           n.cidr::text AS cidr, c.cpu_millis, c.memory_bytes, c.command
+    desiredGeneration: string;
+    runtimeName: string | null;
+    memoryBytes: string;
+  };
+  const { rows } = await sql<Row>`
+    SELECT h.name AS host, h.epoch, h.desired_generation AS "desiredGeneration", c.runtime_name AS "runtimeName", c.tenant,
+           c.name, c.template, n.vlan, c.address, n.cidr::text AS cidr, c.cpu_millis AS "cpuMillis", c.memory_bytes AS "memoryBytes",
+           c.command
     FROM hosts h
     LEFT JOIN containers c ON c.host = h.name
     LEFT JOIN networks n ON n.id = c.network_id
     WHERE h.name = ANY(${sql.val([...hosts])}::text[])
     ORDER BY h.name, c.runtime_name`.execute(db);
   const byHost = new Map<string, HostWithContainers>();
-  for (const r of rows) {
-    let host = byHost.get(r.host);
-    if (!host) byHost.set(r.host, (host = { name: r.host, epoch: Number(r.epoch), desiredGeneration: Number(r.desired_generation), containers: [] }));
-    if (r.runtime_name === null) continue; // a host without containers
-    host.containers.push({
-      runtimeName: r.runtime_name,
-      tenant: r.tenant,
-      name: r.name,
-      template: r.template,
-      vlan: r.vlan,
-      address: r.address,
-      cidr: r.cidr,
-      cpuMillis: r.cpu_millis,
-      memoryBytes: Number(r.memory_bytes),
-      command: r.command,
-    });
+  for (const { host: name, epoch, desiredGeneration, runtimeName, memoryBytes, ...container } of rows) {
+    let host = byHost.get(name);
+    if (!host) byHost.set(name, (host = { name, epoch: Number(epoch), desiredGeneration: Number(desiredGeneration), containers: [] }));
+    if (runtimeName !== null) host.containers.push({ ...container, runtimeName, memoryBytes: Number(memoryBytes) }); // null: no containers
   }
   return [...byHost.values()];
 }

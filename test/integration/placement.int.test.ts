@@ -197,6 +197,26 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     expect(gone.details).toContain('container.network');
   });
 
+  it('places a batch on a network too fragmented for the one-statement allocation, then again', async () => {
+    // 10.52.0.0/24 is eight blocks of 32 addresses. Filled, then one address freed in each of the
+    // first six blocks and the last block emptied: the lowest blocks hold too few for a batch.
+    const allocator = new Allocator(env.db);
+    await allocator.createNetwork({ tenant: 'acme', name: 'frag', physicalNetwork: 'physnet1', cidr: '10.52.0.0/24' });
+    const all = await allocator.allocateAddresses('acme', 'frag', 253);
+    const freed = all.filter((a) => {
+      const last = Number(a.address.split('.')[3]);
+      return (last % 32 === 5 && last < 192) || last >= 224;
+    });
+    for (const a of freed) await allocator.releaseAddress('acme', 'frag', a.address);
+    const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => spec(`${prefix}-${i}`, { network: 'frag', cpuMillis: 10 }));
+    const first = await unary(placement, placement.placeBatch, { containers: names('frag-a', 20), policy: 'spread' });
+    const second = await unary(placement, placement.placeBatch, { containers: names('frag-b', 10), policy: 'spread' });
+    const addresses = [...first.containers, ...second.containers].map((c) => c.address);
+    expect(new Set(addresses).size).toBe(30);
+    expect(addresses.every((a) => freed.some((f) => f.address === a))).toBe(true);
+    for (const c of [...first.containers, ...second.containers]) await unary(placement, placement.deleteContainer, { tenant: 'acme', name: c.spec!.name });
+  });
+
   it('never puts two members of an anti-affinity group on one host, and spreads them over racks', async () => {
     const { containers } = await unary(placement, placement.placeBatch, {
       containers: [1, 2, 3].map((i) => spec(`ha-${i}`, { antiAffinityGroup: 'ha', spreadLabel: 'rack' })),

@@ -23,6 +23,7 @@ import {
   bumpGenerations,
   checkLease,
   FencedError,
+  RetryTransactionError,
   constraintName,
   deleteContainerRow,
   findContainers,
@@ -105,6 +106,8 @@ export class Applier {
   private readonly queue: Job[] = [];
   /** Networks read by earlier decisions, by `tenant/name`; forgotten when a commit fails. */
   private readonly networks = new Map<string, Network>();
+  /** Networks (`tenant/name`) whose one-statement allocation fell short: too full or fragmented for it. */
+  private readonly fragmented = new Set<string>();
   private running = false;
   /** Requests the last placement commit answered. */
   private answered = 0;
@@ -431,7 +434,14 @@ export class Applier {
         });
       }
       for (const { network, placements, specs: netSpecs } of byNetwork.values()) {
-        const allocations = await allocator.allocateAddresses(network.tenant, network.name, placements.length, { owner: 'container', fastOnly });
+        const key = `${network.tenant}/${network.name}`;
+        const allocations = await allocator
+          .allocateAddresses(network.tenant, network.name, placements.length, { owner: 'container', fastOnly: fastOnly && !this.fragmented.has(key) })
+          .catch((err: unknown) => {
+            // Every later group would fail its first commit the same way: those allocate on any path.
+            if (err instanceof RetryTransactionError && fastOnly) this.fragmented.add(key);
+            throw err;
+          });
         const base = parseCidr(network.cidr).network;
         placements.forEach((placement, i) => {
           const spec = netSpecs[i]!;

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { recordChangesCte, type NewEvent } from './events.js';
+import { eventRows, recordChangesCte, type NewEvent } from './events.js';
 import { bumpGenerationsCte } from './hosts.js';
 import { FencedError, fenceCte, type Fence } from './lease.js';
 import type { Database } from './schema.js';
@@ -78,7 +78,7 @@ export async function insertContainers(
       RETURNING *
     ),
     ${bumpGenerationsCte(hosts)},
-    ${recordChangesCte(events, hosts)},
+    ${recordChangesCte(eventRows(events), hosts)},
     ${fenceCte(fence)}
     SELECT c.*, n.name AS network, n.vlan, n.cidr::text AS cidr, EXISTS (SELECT 1 FROM fence) AS leased
     FROM c JOIN networks n ON n.id = c.network_id`.execute(trx);
@@ -244,19 +244,24 @@ export interface ObservedUpdate {
 }
 
 /**
- * Records what workers observed. Only rows on the reporting host change (a container moved away
- * is not touched by its old host). Returns the containers whose state changed.
+ * Records what workers observed and, in the same statement, an event for each container whose
+ * state or observation changed (`container.<state>`, queued for the relay in one outbox row): a
+ * change is never recorded without its event. Only rows on the reporting host change (a container
+ * moved away is not touched by its old host). Returns the containers that changed.
  */
 export async function recordObserved(db: Kysely<Database>, updates: readonly ObservedUpdate[]): Promise<{ tenant: string; name: string; host: string; state: string }[]> {
   if (updates.length === 0) return [];
   const result = await sql<{ tenant: string; name: string; host: string; state: string }>`
-    UPDATE containers AS c SET state = v.state, observed = v.observed, updated_at = now()
-    FROM unnest(${sql.val(updates.map((u) => u.host))}::text[], ${sql.val(updates.map((u) => u.runtimeName))}::text[],
-                ${sql.val(updates.map((u) => u.state))}::text[], ${sql.val(updates.map((u) => u.observed))}::text[])
-         AS v(host, runtime_name, state, observed)
-    WHERE c.runtime_name = v.runtime_name AND c.host = v.host AND (c.state <> v.state OR c.observed <> v.observed)
-    RETURNING c.tenant, c.name, c.host, c.state
-  `.execute(db);
+    WITH changed AS (
+      UPDATE containers AS c SET state = v.state, observed = v.observed, updated_at = now()
+      FROM unnest(${sql.val(updates.map((u) => u.host))}::text[], ${sql.val(updates.map((u) => u.runtimeName))}::text[],
+                  ${sql.val(updates.map((u) => u.state))}::text[], ${sql.val(updates.map((u) => u.observed))}::text[])
+           AS v(host, runtime_name, state, observed)
+      WHERE c.runtime_name = v.runtime_name AND c.host = v.host AND (c.state <> v.state OR c.observed <> v.observed)
+      RETURNING c.tenant, c.name, c.host, c.state
+    ),
+    ${recordChangesCte(sql`SELECT 'container.' || lower(state), tenant, tenant || '/' || name, host, lower(state) || ' on ' || host FROM changed`, [])}
+    SELECT tenant, name, host, state FROM changed`.execute(db);
   return result.rows;
 }
 

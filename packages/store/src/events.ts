@@ -27,25 +27,35 @@ export interface EventRecord {
  */
 export async function recordChanges(trx: Kysely<Database>, events: readonly NewEvent[], changedHosts: readonly string[]): Promise<void> {
   if (events.length === 0 && changedHosts.length === 0) return;
-  await sql`WITH ${recordChangesCte(events, changedHosts)} SELECT 1`.execute(trx);
+  await sql`WITH ${recordChangesCte(eventRows(events), changedHosts)} SELECT 1`.execute(trx);
 }
 
 /**
- * The inserts of {@link recordChanges} as CTEs (`ev`, `queued`), to be part of a larger statement.
- * The events travel as one JSON parameter, so the statement's text is the same whatever the count.
+ * The inserts of {@link recordChanges} as CTEs (`ev`, `queued`), to be part of a larger statement:
+ * `events` is a query of (kind, tenant, subject, host, message) rows, such as {@link eventRows}.
+ * No outbox row is queued when there is neither an event nor a changed host.
  */
-export function recordChangesCte(events: readonly NewEvent[], changedHosts: readonly string[]): RawBuilder<unknown> {
-  const rows = events.map((e) => ({ kind: e.kind, tenant: e.tenant ?? null, subject: e.subject, host: e.host ?? null, message: e.message ?? '' }));
+export function recordChangesCte(events: RawBuilder<unknown>, changedHosts: readonly string[]): RawBuilder<unknown> {
   return sql`ev AS (
       INSERT INTO events (kind, tenant, subject, host, message)
-      SELECT kind, tenant, subject, host, message
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(kind text, tenant text, subject text, host text, message text)
+      SELECT kind, tenant, subject, host, message FROM (${events}) AS e(kind, tenant, subject, host, message)
       RETURNING sequence
     ),
     queued AS (
       INSERT INTO outbox (hosts, event_sequences)
       SELECT ${sql.val([...changedHosts])}::text[], coalesce((SELECT array_agg(sequence ORDER BY sequence) FROM ev), '{}')
+      WHERE EXISTS (SELECT 1 FROM ev) OR cardinality(${sql.val([...changedHosts])}::text[]) > 0
     )`;
+}
+
+/**
+ * Events as a query for {@link recordChangesCte}. They travel as one JSON parameter, so the
+ * statement's text is the same whatever the count.
+ */
+export function eventRows(events: readonly NewEvent[]): RawBuilder<unknown> {
+  const rows = events.map((e) => ({ kind: e.kind, tenant: e.tenant ?? null, subject: e.subject, host: e.host ?? null, message: e.message ?? '' }));
+  return sql`SELECT kind, tenant, subject, host, message
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(kind text, tenant text, subject text, host text, message text)`;
 }
 
 /** Events after `afterSequence` (oldest first), optionally of one tenant. */

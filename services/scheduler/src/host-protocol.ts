@@ -5,7 +5,6 @@ import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
 import { workerV1 } from '@fjord/proto';
 import {
   recordAppliedGenerations,
-  recordChanges,
   recordObserved,
   touchHeartbeats,
   type Database,
@@ -214,22 +213,7 @@ export class HostProtocol {
       for (const h of heartbeats) this.heartbeatWritten.set(h, now);
       await recordAppliedGenerations(this.db, applied);
       for (const [h, generation] of applied) this.appliedWritten.set(h, generation);
-      const changed = await recordObserved(this.db, observed);
-      if (changed.length > 0) {
-        await this.db.transaction().execute((trx) =>
-          recordChanges(
-            trx,
-            changed.map((c) => ({
-              kind: `container.${c.state.toLowerCase()}`,
-              tenant: c.tenant,
-              subject: `${c.tenant}/${c.name}`,
-              host: c.host,
-              message: `${c.state.toLowerCase()} on ${c.host}`,
-            })),
-            [],
-          ),
-        );
-      }
+      await recordObserved(this.db, observed);
     } catch (err) {
       this.log.warn({ err }, 'recording host reports failed; they will be sent again');
     }

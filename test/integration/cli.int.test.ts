@@ -1,11 +1,10 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
-import { Scheduler } from '@fjord/scheduler';
-import { syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
+import type { Scheduler } from '@fjord/scheduler';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
+import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
 import { runFjordctl, type FjordctlRun } from '../support/fjordctl.js';
 
 const nats = natsTestEnv();
@@ -20,18 +19,8 @@ function fjordctl(...args: string[]): Promise<FjordctlRun> {
 
 beforeAll(async () => {
   env = await createTestDatabase();
-  await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-199', reservedVlans: [] }]);
-  await syncSubnetPools(env.db, [{ name: 'default', cidr: '10.96.0.0/16', prefixLength: 24 }]);
-  scheduler = await Scheduler.start({
-    db: env.db,
-    log: pino({ level: 'silent' }),
-    grpcListen: '127.0.0.1:0',
-    natsUrl: nats.url,
-    subjectPrefix: nats.prefix,
-    leaseTtlMs: 3000,
-    leaseRenewMs: 500,
-    heartbeatIntervalMs: 1000,
-  });
+  await seedPhysicalNetwork(env.db);
+  scheduler = await startScheduler(env.db, nats, { heartbeatIntervalMs: 1000 });
   nc = await connect({ servers: nats.url });
   await registerFakeHost(nc, buildSubjects(nats.prefix), 'hv1', { zone: 'a' });
 });

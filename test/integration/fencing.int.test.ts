@@ -1,13 +1,13 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { sql } from 'kysely';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '@fjord/core';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
-import { Scheduler } from '@fjord/scheduler';
-import { Allocator, currentLease, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
+import type { Scheduler } from '@fjord/scheduler';
+import { Allocator, currentLease } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
+import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
 
 const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
@@ -31,21 +31,11 @@ const spec = (name: string) => ({
 
 beforeAll(async () => {
   env = await createTestDatabase();
-  await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-199', reservedVlans: [] }]);
-  await syncSubnetPools(env.db, [{ name: 'default', cidr: '10.96.0.0/16', prefixLength: 24 }]);
+  await seedPhysicalNetwork(env.db);
   await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
   nc = await connect({ servers: nats.url });
-  scheduler = await Scheduler.start({
-    db: env.db,
-    log: pino({ level: 'silent' }),
-    grpcListen: '127.0.0.1:0',
-    natsUrl: nats.url,
-    subjectPrefix: nats.prefix,
-    // Renewals far apart: the lease changes hands unnoticed, and only the commit's fence can tell.
-    leaseTtlMs: 60_000,
-    leaseRenewMs: 30_000,
-    heartbeatIntervalMs: 200,
-  });
+  // Renewals far apart: the lease changes hands unnoticed, and only the commit's fence can tell.
+  scheduler = await startScheduler(env.db, nats, { leaseTtlMs: 60_000, leaseRenewMs: 30_000 });
   await registerFakeHost(nc, subjects, 'hv1');
 });
 

@@ -4,9 +4,10 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
 import { placementV1 } from '@fjord/proto';
-import { Allocator, currentLease, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
+import { Allocator, currentLease } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
+import { seedPhysicalNetwork } from '../support/placement-setup.js';
 import { startSchedulerProcess, type SchedulerProcess } from '../support/scheduler-process.js';
 
 const nats = natsTestEnv();
@@ -18,8 +19,7 @@ const replicas: SchedulerProcess[] = [];
 
 beforeAll(async () => {
   env = await createTestDatabase();
-  await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-199', reservedVlans: [] }]);
-  await syncSubnetPools(env.db, [{ name: 'default', cidr: '10.96.0.0/16', prefixLength: 24 }]);
+  await seedPhysicalNetwork(env.db);
   await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
   nc = await connect({ servers: nats.url });
 });

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
 import { fleetV1, placementV1 } from '@fjord/proto';
 import { Scheduler } from '@fjord/scheduler';
-import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
+import { Allocator } from '@fjord/store';
+import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { Agent, FakeRuntime, FakeSwitch } from '@fjord/worker';
 
@@ -96,20 +97,10 @@ async function containerState(name: string): Promise<string> {
 
 beforeAll(async () => {
   env = await createTestDatabase();
-  await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-199', reservedVlans: [] }]);
-  await syncSubnetPools(env.db, [{ name: 'default', cidr: '10.96.0.0/16', prefixLength: 24 }]);
+  await seedPhysicalNetwork(env.db);
   await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', subnetPool: 'default' });
   nc = await connect({ servers: nats.url });
-  scheduler = await Scheduler.start({
-    db: env.db,
-    log,
-    grpcListen: '127.0.0.1:0',
-    natsUrl: nats.url,
-    subjectPrefix: nats.prefix,
-    leaseTtlMs: 3000,
-    leaseRenewMs: 500,
-    heartbeatIntervalMs: 200,
-  });
+  scheduler = await startScheduler(env.db, nats);
   placement = new placementV1.PlacementServiceClient(`127.0.0.1:${scheduler.port}`, credentials.createInsecure());
   fleet = new fleetV1.FleetServiceClient(`127.0.0.1:${scheduler.port}`, credentials.createInsecure());
   addHost('hv1', { zone: 'a', rack: 'r1' });

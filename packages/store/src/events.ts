@@ -44,7 +44,7 @@ export function recordChangesCte(events: RawBuilder<unknown>, changedHosts: read
     queued AS (
       INSERT INTO outbox (hosts, event_sequences)
       SELECT ${sql.val([...changedHosts])}::text[], coalesce((SELECT array_agg(sequence ORDER BY sequence) FROM ev), '{}')
-      WHERE EXISTS (SELECT 1 FROM ev) OR cardinality(${sql.val([...changedHosts])}::text[]) > 0
+      WHERE EXISTS (SELECT 1 FROM ev) OR ${changedHosts.length > 0}::boolean
     )`;
 }
 

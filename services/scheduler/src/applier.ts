@@ -335,16 +335,12 @@ export class Applier {
       // The group was decided without looking for existing containers, maybe with a network that
       // has since changed (a retry of a committed request, say, fails on the container's unique
       // name), and its addresses allocated on the fast path only. Decide it again with both read
-      // afresh, and allocate on any path.
+      // afresh, and allocate on any path; failing that, request by request.
       this.networks.clear();
       try {
         await this.commitDecided(await this.decideGroup(group, this.state.snapshot, true), { fastOnly: false });
         return false;
       } catch (againErr) {
-        if (this.stopped) {
-          for (const job of group) failUnavailable(job);
-          return false;
-        }
         this.log.debug({ err, againErr, requests: group.length }, 'group commit failed twice; retrying requests one by one');
       }
       for (const job of group) {
@@ -435,13 +431,12 @@ export class Applier {
       }
       for (const { network, placements, specs: netSpecs } of byNetwork.values()) {
         const key = `${network.tenant}/${network.name}`;
-        const allocations = await allocator
-          .allocateAddresses(network.tenant, network.name, placements.length, { owner: 'container', fastOnly: fastOnly && !this.fragmented.has(key) })
-          .catch((err: unknown) => {
-            // Every later group would fail its first commit the same way: those allocate on any path.
-            if (err instanceof RetryTransactionError && fastOnly) this.fragmented.add(key);
-            throw err;
-          });
+        const fast = fastOnly && !this.fragmented.has(key);
+        const allocations = await allocator.allocateAddresses(network.tenant, network.name, placements.length, { owner: 'container', fastOnly: fast }).catch((err: unknown) => {
+          // Every later group would fail its first commit the same way: those allocate on any path.
+          if (fast && err instanceof RetryTransactionError) this.fragmented.add(key);
+          throw err;
+        });
         const base = parseCidr(network.cidr).network;
         placements.forEach((placement, i) => {
           const spec = netSpecs[i]!;

@@ -1,4 +1,4 @@
-import { AlreadyExistsError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from '@fjord/core';
+import { AlreadyExistsError, ExhaustedError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@fjord/core';
 import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
 import { type TestDatabase, createTestDatabase, postgresAvailability } from '@fjord/testkit';
 import { sql } from 'kysely';
@@ -275,30 +275,6 @@ describe.skipIf(!pg.ok)(`Allocator${pg.ok ? '' : ` (skipped: ${pg.reason})`}`, (
       expect(all[252]!.address).toBe('172.16.0.254');
       expect((await alloc.allocateAddress('ip', 'p30')).address).toBe('172.17.0.2');
       expect(await failure(() => alloc.allocateAddress('ip', 'p30'))).toBeInstanceOf(ExhaustedError);
-    });
-
-    it('with fastOnly, allocates in one statement in a transaction, or fails as retryable when that falls short', async () => {
-      await alloc.createNetwork({ tenant: 'ip', name: 'fast', physicalNetwork: 'physnet1', cidr: '172.19.0.0/24' });
-      const inTx = (count: number) =>
-        env.db.transaction().execute((trx) => new Allocator(trx).allocateAddresses('ip', 'fast', count, { owner: 'x', fastOnly: true }));
-      expect((await inTx(3)).map((a) => a.address)).toEqual(['172.19.0.2', '172.19.0.3', '172.19.0.4']);
-      // Another transaction holds every block of the network: the one statement finds none free.
-      let release!: () => void;
-      let held!: () => void;
-      const holding = new Promise<void>((resolve) => (held = resolve));
-      const holder = env.db.transaction().execute(async (trx) => {
-        await sql`SELECT 1 FROM address_blocks WHERE network_id = (SELECT id FROM networks WHERE tenant = 'ip' AND name = 'fast') FOR UPDATE`.execute(trx);
-        held();
-        await new Promise<void>((resolve) => (release = resolve));
-      });
-      await holding;
-      const err = await failure(() => inTx(2));
-      release();
-      await holder;
-      expect(err).toBeInstanceOf(UnavailableError);
-      expect(err.message).toContain('too full for one statement');
-      expect((await alloc.listAllocations('ip', 'fast')).length).toBe(3);
-      expect((await inTx(1)).map((a) => a.address)).toEqual(['172.19.0.5']);
     });
 
     it('works inside a caller transaction, and rolls back with it', async () => {

@@ -468,14 +468,11 @@ export class Allocator {
     checkInt(count, 'count', 1, MAX_BATCH);
     const owner = options.owner === undefined ? '' : checkText(options.owner, 'owner');
     const key = options.idempotencyKey === undefined ? null : checkIdempotencyKey(options.idempotencyKey);
-    if (key === null && (!this.db.isTransaction || options.fastOnly)) {
+    if (key === null && !this.db.isTransaction) {
       // Usually one statement in autocommit serves the whole batch; the stepwise path is for when
       // the lowest free blocks are locked by others or too fragmented.
       const fast = await this.allocateBatchFast(tenant, network, count, owner, null);
       if (fast) return fast;
-      if (this.db.isTransaction) {
-        throw new RetryTransactionError(`allocate ${count} addresses in network ${tenant}/${network}: the lowest free blocks are held or too full for one statement`);
-      }
     }
     return inTransaction(this.db, async (trx) => {
       const alloc = new Allocator(trx);
@@ -505,32 +502,10 @@ export class Allocator {
    * bits. Returns undefined (having written nothing) when those blocks were not enough.
    */
   private async allocateBatchFast(tenant: string, network: string, count: number, owner: string, key: string | null): Promise<Allocation[] | undefined> {
-    const blocks = Math.ceil(count / BLOCK) + 2;
     const { rows } = await sql<{ cidr: string; host: number | null; created_at: Date | null }>`
       WITH net AS MATERIALIZED (SELECT id, cidr FROM networks WHERE tenant = ${tenant} AND name = ${network}),
-      blk AS MATERIALIZED (
-        SELECT network_id, block_start, bitmap FROM address_blocks
-        WHERE network_id = (SELECT id FROM net) AND bitmap <> -1
-        ORDER BY block_start LIMIT ${blocks}::int FOR UPDATE SKIP LOCKED
-      ),
-      free AS MATERIALIZED (
-        SELECT blk.network_id, blk.block_start, g AS bit, row_number() OVER (ORDER BY blk.block_start, g) AS rn
-        FROM blk, generate_series(0, 31) g WHERE (blk.bitmap >> g) & 1 = 0
-      ),
-      pick AS MATERIALIZED (
-        SELECT network_id, block_start, bit FROM free
-        WHERE rn <= ${count}::int AND (SELECT count(*) FROM free) >= ${count}::int
-      ),
-      ins AS (
-        INSERT INTO addresses (network_id, host, block_start, owner, idempotency_key)
-        SELECT network_id, block_start + bit, block_start, ${owner}, ${key}::text FROM pick
-        RETURNING host, created_at
-      ),
-      upd AS (
-        UPDATE address_blocks b SET bitmap = b.bitmap | m.mask
-        FROM (SELECT network_id, block_start, bit_or(1 << bit) AS mask FROM pick GROUP BY network_id, block_start) m
-        WHERE b.network_id = m.network_id AND b.block_start = m.block_start
-      )
+      want AS MATERIALIZED (SELECT id AS network_id, ${count}::int AS count FROM net),
+      ${fastAllocationCtes(owner, key)}
       SELECT net.cidr, ins.host, ins.created_at FROM net LEFT JOIN ins ON true ORDER BY ins.host`.execute(this.db);
     if (rows.length === 0) throw notFoundNetwork(tenant, network);
     if (rows[0]!.host === null) return undefined;
@@ -766,4 +741,43 @@ function checkIdempotencyKey(key: unknown): string {
   const k = checkText(key, 'idempotency_key', 128);
   if (k === '') throw new InvalidArgumentError('idempotency_key', 'must not be empty');
   return k;
+}
+
+/**
+ * The one-statement batch allocation as CTEs, for a statement that defines `want` (network_id,
+ * count) before them. For each network, the lowest free blocks nobody holds are locked (enough
+ * for `count` if they are mostly empty); only if their clear bits number at least `count` are that
+ * many addresses inserted and their bits set. Defines `short` (network_id: the networks where
+ * those blocks fell short, and nothing was taken), `pick` (network_id, host, rn: the rn-th address
+ * taken in its network, lowest first) and `ins` (the inserted addresses).
+ */
+export function fastAllocationCtes(owner: string, key: string | null): RawBuilder<unknown> {
+  return sql`blk AS MATERIALIZED (
+      SELECT b.network_id, b.block_start, b.bitmap FROM want w CROSS JOIN LATERAL (
+        SELECT network_id, block_start, bitmap FROM address_blocks
+        WHERE network_id = w.network_id AND bitmap <> -1
+        ORDER BY block_start LIMIT (w.count + ${BLOCK - 1}) / ${BLOCK} + 2 FOR UPDATE SKIP LOCKED
+      ) b
+    ),
+    free AS MATERIALIZED (
+      SELECT network_id, block_start, g AS bit, row_number() OVER (PARTITION BY network_id ORDER BY block_start, g) AS rn
+      FROM blk, generate_series(0, ${BLOCK - 1}) g WHERE (blk.bitmap >> g) & 1 = 0
+    ),
+    short AS MATERIALIZED (
+      SELECT w.network_id FROM want w WHERE (SELECT count(*) FROM free f WHERE f.network_id = w.network_id) < w.count
+    ),
+    pick AS MATERIALIZED (
+      SELECT f.network_id, f.block_start, f.bit, f.block_start + f.bit AS host, f.rn FROM free f JOIN want w USING (network_id)
+      WHERE f.rn <= w.count AND f.network_id NOT IN (SELECT network_id FROM short)
+    ),
+    ins AS (
+      INSERT INTO addresses (network_id, host, block_start, owner, idempotency_key)
+      SELECT network_id, host, block_start, ${owner}, ${key}::text FROM pick
+      RETURNING network_id, host, created_at
+    ),
+    upd AS (
+      UPDATE address_blocks b SET bitmap = b.bitmap | m.mask
+      FROM (SELECT network_id, block_start, bit_or(1 << bit) AS mask FROM pick GROUP BY network_id, block_start) m
+      WHERE b.network_id = m.network_id AND b.block_start = m.block_start
+    )`;
 }

@@ -1,7 +1,9 @@
-import { type Kysely, sql } from 'kysely';
-import { eventRows, recordChangesCte, type NewEvent } from './events.js';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { fastAllocationCtes } from './allocator.js';
+import { recordChangesCte } from './events.js';
 import { bumpGenerationsCte } from './hosts.js';
 import { FencedError, fenceCte, type Fence } from './lease.js';
+import { RetryTransactionError, sqlState } from './tx.js';
 import type { Database } from './schema.js';
 
 /** A container as stored, with its network's name, VLAN and subnet. */
@@ -33,27 +35,92 @@ export interface ContainerRecord {
 /** A container to insert; the address must already be allocated on its network. */
 export type NewContainer = Omit<ContainerRecord, 'network' | 'vlan' | 'cidr' | 'state' | 'observed' | 'createdAt' | 'updatedAt'>;
 
+/** A container to place with an address still to allocate, by {@link placeContainers}. */
+export type ContainerToPlace = Omit<NewContainer, 'address' | 'addressHost'>;
+
 /**
- * Inserts placed containers (last in the applier's transaction), bumps the desired generation of
- * their hosts, records `events` with one outbox row for the change ({@link recordChanges}) and
- * checks `fence` (throwing {@link FencedError} when the lease no longer holds); returns the
- * containers as stored. One statement whatever the count: the rows travel as one JSON parameter,
- * so Postgres plans it once per connection instead of once per distinct row count.
+ * {@link placeContainers} found too few free addresses for one statement in these networks (by
+ * id): their lowest free blocks are held by other allocations or too full. Nothing was written;
+ * the caller places the containers again with {@link insertContainers} in a transaction.
  */
-export async function insertContainers(
-  trx: Kysely<Database>,
-  containers: readonly NewContainer[],
-  events: readonly NewEvent[],
-  fence: Fence,
-): Promise<ContainerRecord[]> {
+export class AddressesShortError extends RetryTransactionError {
+  constructor(readonly networkIds: string[]) {
+    super(`too few free addresses for one statement in network(s) ${networkIds.join(', ')}`);
+  }
+}
+
+/**
+ * Places containers in one statement, outside any transaction: allocates their addresses on the
+ * allocator's one-statement path, inserts them, bumps their hosts' desired generations, records
+ * a `container.placed` event for each with one outbox row, and checks `fence`. All of it or
+ * nothing: {@link FencedError} when the lease no longer holds, {@link AddressesShortError} when a
+ * network's addresses fell short of that path. One round trip where a transaction takes four.
+ */
+export async function placeContainers(db: Kysely<Database>, containers: readonly ContainerToPlace[], fence: Fence): Promise<ContainerRecord[]> {
   if (containers.length === 0) return [];
-  const rows = containers.map((c) => ({
+  // rn: the container's place among its network's, matched with the rn-th address allocated there.
+  const taken = new Map<string, number>();
+  const rows = containers.map((c) => {
+    const rn = (taken.get(c.networkId) ?? 0) + 1;
+    taken.set(c.networkId, rn);
+    return { rn, ...columnsOf(c) };
+  });
+  return placed(
+    db,
+    sql`r AS MATERIALIZED (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(rn bigint, ${containerColumnTypes})
+    ),
+    want AS MATERIALIZED (SELECT network_id, count(*)::int AS count FROM r GROUP BY network_id),
+    ${fastAllocationCtes('container', null)},
+    c AS (
+      INSERT INTO containers (${containerColumns})
+      SELECT r.id, r.tenant, r.name, r.network_id, p.host, host(n.cidr + p.host), r.host, r.template, r.cpu_millis,
+             r.memory_bytes, r.constraints, r.anti_affinity_group, r.spread_label, r.command, r.runtime_name
+      FROM r JOIN pick p ON p.network_id = r.network_id AND p.rn = r.rn JOIN networks n ON n.id = r.network_id
+      RETURNING *
+    )`,
+    containers,
+    fence,
+    { allocated: true },
+  );
+}
+
+/**
+ * Inserts placed containers whose addresses are allocated (last in the applier's transaction,
+ * when {@link placeContainers} fell short), and records them as that does.
+ */
+export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[], fence: Fence): Promise<ContainerRecord[]> {
+  if (containers.length === 0) return [];
+  const rows = containers.map((c) => ({ address_host: c.addressHost, address: c.address, ...columnsOf(c) }));
+  return placed(
+    trx,
+    sql`c AS (
+      INSERT INTO containers (${containerColumns})
+      SELECT ${containerColumns}
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(address_host integer, address text, ${containerColumnTypes})
+      RETURNING *
+    )`,
+    containers,
+    fence,
+    { allocated: false },
+  );
+}
+
+const containerColumns = sql.raw(
+  'id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes, constraints, anti_affinity_group, spread_label, command, runtime_name',
+);
+
+/** The fields of {@link columnsOf}, typed for jsonb_to_recordset. */
+const containerColumnTypes = sql.raw(
+  'id uuid, tenant text, name text, network_id uuid, host text, template text, cpu_millis integer, memory_bytes bigint, constraints text[], anti_affinity_group text, spread_label text, command text, runtime_name text',
+);
+
+function columnsOf(c: ContainerToPlace) {
+  return {
     id: c.id,
     tenant: c.tenant,
     name: c.name,
     network_id: c.networkId,
-    address_host: c.addressHost,
-    address: c.address,
     host: c.host,
     template: c.template,
     cpu_millis: c.cpuMillis,
@@ -63,27 +130,48 @@ export async function insertContainers(
     spread_label: c.spreadLabel,
     command: c.command,
     runtime_name: c.runtimeName,
-  }));
+  };
+}
+
+/** SQLSTATEs raised through fjord_check (migration 0005) by {@link placed}. */
+const FENCED = 'FJ001';
+const SHORT = 'FJ002';
+
+/**
+ * Runs `inserting` (CTEs ending in `c`, the inserted containers) with what every placement
+ * records: its hosts' generation bumps, a `container.placed` event per container with one outbox
+ * row, and the lease check. A failed check raises an error, so the statement writes nothing.
+ */
+async function placed(
+  db: Kysely<Database>,
+  inserting: RawBuilder<unknown>,
+  containers: readonly ContainerToPlace[],
+  fence: Fence,
+  { allocated }: { allocated: boolean },
+): Promise<ContainerRecord[]> {
   const hosts = [...new Set(containers.map((c) => c.host))];
-  const { rows: inserted } = await sql<Row & { leased: boolean }>`
-    WITH c AS (
-      INSERT INTO containers (id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes,
-                              constraints, anti_affinity_group, spread_label, command, runtime_name)
-      SELECT id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes,
-             constraints, anti_affinity_group, spread_label, command, runtime_name
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(
-        id uuid, tenant text, name text, network_id uuid, address_host integer, address text, host text, template text,
-        cpu_millis integer, memory_bytes bigint, constraints text[], anti_affinity_group text, spread_label text, command text,
-        runtime_name text)
-      RETURNING *
-    ),
-    ${bumpGenerationsCte(hosts)},
-    ${recordChangesCte(eventRows(events), hosts)},
-    ${fenceCte(fence)}
-    SELECT c.*, n.name AS network, n.vlan, n.cidr::text AS cidr, EXISTS (SELECT 1 FROM fence) AS leased
-    FROM c JOIN networks n ON n.id = c.network_id`.execute(trx);
-  if (!inserted[0]?.leased) throw new FencedError(fence.lease);
-  return inserted.map(toRecord);
+  const events = sql`SELECT 'container.placed', tenant, tenant || '/' || name, host, 'on ' || host || ' at ' || address FROM c`;
+  const addressesChecked = allocated
+    ? sql`fjord_check(NOT EXISTS (SELECT 1 FROM short), ${SHORT}, (SELECT string_agg(network_id::text, ',') FROM short))`
+    : sql`true`;
+  try {
+    // `checked` is the outer side of the join so that it is evaluated even should `c` be empty.
+    const { rows } = await sql<Row>`
+      WITH ${inserting},
+      ${bumpGenerationsCte(hosts)},
+      ${recordChangesCte(events, hosts)},
+      ${fenceCte(fence)},
+      checked AS MATERIALIZED (
+        SELECT fjord_check(EXISTS (SELECT 1 FROM fence), ${FENCED}, 'the lease is gone') AND ${addressesChecked} AS ok
+      )
+      SELECT c.*, n.name AS network, n.vlan, n.cidr::text AS cidr
+      FROM checked LEFT JOIN (c JOIN networks n ON n.id = c.network_id) ON true WHERE checked.ok`.execute(db);
+    return rows.map(toRecord);
+  } catch (err) {
+    if (sqlState(err) === FENCED) throw new FencedError(fence.lease);
+    if (sqlState(err) === SHORT) throw new AddressesShortError((err as Error).message.split(','));
+    throw err;
+  }
 }
 
 function selectContainers(db: Kysely<Database>) {

@@ -19,7 +19,10 @@ export type {
 export {
   type ContainerRecord,
   type NewContainer,
+  type ContainerToPlace,
   type ContainerFilter,
+  AddressesShortError,
+  placeContainers,
   type ObservedUpdate,
   insertContainers,
   findContainers,

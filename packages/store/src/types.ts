@@ -109,12 +109,6 @@ export interface AllocateAddressesOptions {
   owner?: string;
   /** A retried request with the same key returns the same addresses. */
   idempotencyKey?: string;
-  /**
-   * In a transaction: try only the one-statement path, without a savepoint around it (two round
-   * trips fewer). When that falls short it throws {@link RetryTransactionError}, and the caller
-   * must roll its transaction back (the attempt keeps its locks) and may retry without this.
-   */
-  fastOnly?: boolean;
 }
 
 /** What {@link Allocator.deleteNetwork} released along with the network. */

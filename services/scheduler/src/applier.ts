@@ -23,7 +23,7 @@ import {
   bumpGenerations,
   checkLease,
   FencedError,
-  RetryTransactionError,
+  AddressesShortError,
   constraintName,
   deleteContainerRow,
   findContainers,
@@ -33,7 +33,9 @@ import {
   recordChanges,
   registerHosts,
   setHostState,
+  placeContainers,
   type ContainerRecord,
+  type ContainerToPlace,
   type Database,
   type HostRegistration,
   type Lease,
@@ -106,7 +108,7 @@ export class Applier {
   private readonly queue: Job[] = [];
   /** Networks read by earlier decisions, by `tenant/name`; forgotten when a commit fails. */
   private readonly networks = new Map<string, Network>();
-  /** Networks (`tenant/name`) whose one-statement allocation fell short: too full or fragmented for it. */
+  /** Networks (by id) whose one-statement allocation fell short: too full or fragmented for it. */
   private readonly fragmented = new Set<string>();
   private running = false;
   /** Requests the last placement commit answered. */
@@ -323,7 +325,7 @@ export class Applier {
    */
   private async commitGroup(decided: DecidedGroup): Promise<boolean> {
     try {
-      await this.commitDecided(decided, { fastOnly: true });
+      await this.commitDecided(decided, { oneStatement: true });
       return true;
     } catch (err) {
       const { group } = decided;
@@ -334,11 +336,11 @@ export class Applier {
       }
       // The group was decided without looking for existing containers, maybe with a network that
       // has since changed (a retry of a committed request, say, fails on the container's unique
-      // name), and its addresses allocated on the fast path only. Decide it again with both read
+      // name), and its addresses allocated on the one-statement path only. Decide it again with both read
       // afresh, and allocate on any path; failing that, request by request.
       this.networks.clear();
       try {
-        await this.commitDecided(await this.decideGroup(group, this.state.snapshot, true), { fastOnly: false });
+        await this.commitDecided(await this.decideGroup(group, this.state.snapshot, true), { oneStatement: false });
         return false;
       } catch (againErr) {
         this.log.debug({ err, againErr, requests: group.length }, 'group commit failed twice; retrying requests one by one');
@@ -349,7 +351,7 @@ export class Applier {
           continue;
         }
         try {
-          await this.commitDecided(await this.decideGroup([job], this.state.snapshot, true), { fastOnly: false });
+          await this.commitDecided(await this.decideGroup([job], this.state.snapshot, true), { oneStatement: false });
         } catch (jobErr) {
           job.reject(translate(jobErr));
         }
@@ -406,70 +408,50 @@ export class Applier {
   }
 
   /**
-   * Commits the plans of a decided group in one transaction, then answers every request of it.
-   * With `fastOnly`, addresses come from the allocator's one-statement path alone, without a
-   * savepoint; the transaction fails when that falls short.
+   * Commits the plans of a decided group, then answers every request of it. With `oneStatement`,
+   * in one statement that allocates the addresses on the allocator's one-statement path (unless a
+   * network of the group is known to be too fragmented for it); otherwise, or then, in a
+   * transaction that allocates them on any path.
    */
-  private async commitDecided({ group, outcomes, networks, sequence }: DecidedGroup, { fastOnly }: { fastOnly: boolean }): Promise<void> {
+  private async commitDecided({ group, outcomes, networks, sequence }: DecidedGroup, { oneStatement }: { oneStatement: boolean }): Promise<void> {
     const accepted = group.flatMap((job, i) => {
       const outcome = outcomes[i]!;
       return outcome.kind === 'plan' ? [{ job, plan: outcome.plan }] : [];
     });
-    const rows = accepted.length === 0 ? [] : await this.transaction(async (trx) => {
-      const allocator = new Allocator(trx);
-      const rows: NewContainer[] = [];
-      const byNetwork = new Map<string, { network: Network; placements: Placement[]; specs: ContainerSpecInput[] }>();
-      for (const { job, plan } of accepted) {
-        plan.forEach((placement, i) => {
-          const spec = job.specs[i]!;
-          const key = `${spec.tenant}/${spec.network}`;
-          const entry = byNetwork.get(key) ?? { network: networks.get(key)!, placements: [], specs: [] };
-          entry.placements.push(placement);
-          entry.specs.push(spec);
-          byNetwork.set(key, entry);
-        });
-      }
-      for (const { network, placements, specs: netSpecs } of byNetwork.values()) {
-        const key = `${network.tenant}/${network.name}`;
-        const fast = fastOnly && !this.fragmented.has(key);
-        const allocations = await allocator.allocateAddresses(network.tenant, network.name, placements.length, { owner: 'container', fastOnly: fast }).catch((err: unknown) => {
-          // Every later group would fail its first commit the same way: those allocate on any path.
-          if (fast && err instanceof RetryTransactionError) this.fragmented.add(key);
-          throw err;
-        });
-        const base = parseCidr(network.cidr).network;
-        placements.forEach((placement, i) => {
-          const spec = netSpecs[i]!;
-          const address = allocations[i]!.address;
-          const id = randomUUID();
-          rows.push({
-            id,
-            tenant: spec.tenant,
-            name: spec.name,
-            networkId: network.id,
-            address,
-            addressHost: parseAddress(address) - base,
-            host: placement.hostId,
-            template: spec.template,
-            cpuMillis: spec.cpuMillis,
-            memoryBytes: spec.memoryBytes,
-            constraints: spec.constraintTexts,
-            antiAffinityGroup: spec.antiAffinityGroup ?? null,
-            spreadLabel: spec.spreadLabel ?? null,
-            command: spec.command,
-            runtimeName: runtimeNameOf(id),
+    const containers = accepted.flatMap(({ job, plan }) =>
+      plan.map((placement, i) => {
+        const spec = job.specs[i]!;
+        const network = networks.get(`${spec.tenant}/${spec.network}`)!;
+        return { network, container: toContainer(spec, placement.hostId, network.id) };
+      }),
+    );
+    const fence = { name: SCHEDULER_LEASE, lease: this.lease };
+    let rows: ContainerRecord[] = [];
+    if (containers.length > 0 && oneStatement && !containers.some((c) => this.fragmented.has(c.network.id))) {
+      rows = await this.fenced(() => placeContainers(this.db, containers.map((c) => c.container), fence)).catch((err: unknown) => {
+        // Every later group would fall short the same way: those allocate in a transaction.
+        if (err instanceof AddressesShortError) for (const id of err.networkIds) this.fragmented.add(id);
+        throw err;
+      });
+    } else if (containers.length > 0) {
+      rows = await this.transaction(async (trx) => {
+        const allocator = new Allocator(trx);
+        const byNetwork = new Map<Network, ContainerToPlace[]>();
+        for (const { network, container } of containers) byNetwork.set(network, [...(byNetwork.get(network) ?? []), container]);
+        const addressed: NewContainer[] = [];
+        for (const [network, placed] of byNetwork) {
+          const allocations = await allocator.allocateAddresses(network.tenant, network.name, placed.length, { owner: 'container' });
+          const base = parseCidr(network.cidr).network;
+          placed.forEach((c, i) => {
+            const address = allocations[i]!.address;
+            addressed.push({ ...c, address, addressHost: parseAddress(address) - base });
           });
-        });
-      }
-      return insertContainers(
-        trx,
-        rows,
-        rows.map((r) => ({ kind: 'container.placed', tenant: r.tenant, subject: `${r.tenant}/${r.name}`, host: r.host, message: `on ${r.host} at ${r.address}` })),
-        { name: SCHEDULER_LEASE, lease: this.lease },
-      );
-    }, { fencedWithin: true });
+        }
+        return insertContainers(trx, addressed, fence);
+      }, { fencedWithin: true });
+    }
 
-    if (accepted.length > 0) {
+    if (containers.length > 0) {
       this.state.snapshot = sequence.snapshot();
       this.onCommit();
     }
@@ -524,16 +506,25 @@ export class Applier {
 
   /**
    * Runs `fn` in a transaction fenced by the lease: checked last, or, with `fencedWithin`, by `fn`'s
-   * own last statement. A fenced write was not applied, so the caller sees it as UNAVAILABLE (retry
-   * on the new leader), and this replica steps down.
+   * own last statement.
    */
-  private async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>, { fencedWithin = false } = {}): Promise<T> {
-    try {
-      return await this.db.transaction().execute(async (trx) => {
+  private transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>, { fencedWithin = false } = {}): Promise<T> {
+    return this.fenced(() =>
+      this.db.transaction().execute(async (trx) => {
         const result = await fn(trx);
         if (!fencedWithin) await checkLease(trx, SCHEDULER_LEASE, this.lease);
         return result;
-      });
+      }),
+    );
+  }
+
+  /**
+   * Runs a write fenced by the lease. A fenced write was not applied, so the caller sees it as
+   * UNAVAILABLE (retry on the new leader), and this replica steps down.
+   */
+  private async fenced<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
       this.log.warn({ epoch: this.lease.epoch }, 'write fenced: the lease is gone; stepping down');
@@ -542,6 +533,26 @@ export class Applier {
       throw new UnavailableError('this scheduler lost the leader lease during the write; retry', { cause: err });
     }
   }
+}
+
+/** A container row for a spec placed on a host; its address is allocated as it is committed. */
+function toContainer(spec: ContainerSpecInput, host: string, networkId: string): ContainerToPlace {
+  const id = randomUUID();
+  return {
+    id,
+    tenant: spec.tenant,
+    name: spec.name,
+    networkId,
+    host,
+    template: spec.template,
+    cpuMillis: spec.cpuMillis,
+    memoryBytes: spec.memoryBytes,
+    constraints: spec.constraintTexts,
+    antiAffinityGroup: spec.antiAffinityGroup ?? null,
+    spreadLabel: spec.spreadLabel ?? null,
+    command: spec.command,
+    runtimeName: runtimeNameOf(id),
+  };
 }
 
 function keysOf(group: readonly PlaceJob[]): string[] {

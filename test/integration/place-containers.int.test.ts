@@ -1,0 +1,128 @@
+/**
+ * `placeContainers`, the applier's one-statement commit, on real Postgres: addresses, containers,
+ * generation bumps, events, outbox row and lease check all land together, or, when the lease is
+ * gone or a network's lowest free blocks fall short, nothing of them does.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  acquireOrRenewLease,
+  AddressesShortError,
+  Allocator,
+  FencedError,
+  placeContainers,
+  readOutbox,
+  registerHosts,
+  type ContainerToPlace,
+  type Fence,
+} from '@fjord/store';
+import { createTestDatabase, type TestDatabase } from '@fjord/testkit';
+import { seedPhysicalNetwork } from '../support/placement-setup.js';
+
+let env: TestDatabase;
+let fence: Fence;
+const networkIds = new Map<string, string>();
+
+beforeAll(async () => {
+  env = await createTestDatabase();
+  await seedPhysicalNetwork(env.db);
+  const allocator = new Allocator(env.db);
+  for (const [name, cidr] of [['blue', '10.61.0.0/24'], ['green', '10.62.0.0/24'], ['held', '10.63.0.0/24']] as const) {
+    await allocator.createNetwork({ tenant: 'acme', name, physicalNetwork: 'physnet1', cidr });
+  }
+  const { rows } = await sql<{ id: string; name: string }>`SELECT id, name FROM networks WHERE tenant = 'acme'`.execute(env.db);
+  for (const r of rows) networkIds.set(r.name, r.id);
+  const capacity = { cpuMillis: 8000, memoryBytes: 2 ** 33, slots: 100 };
+  await registerHosts(env.db, ['hv1', 'hv2'].map((name) => ({ name, labels: {}, physicalNetworks: ['physnet1'], capacity })));
+  const lease = await acquireOrRenewLease(env.db, 'test-scheduler', 'me', 60_000);
+  fence = { name: 'test-scheduler', lease: lease! };
+});
+
+afterAll(async () => {
+  await env.drop();
+});
+
+function container(name: string, network: string, host: string): ContainerToPlace {
+  const id = randomUUID();
+  return {
+    id,
+    tenant: 'acme',
+    name,
+    networkId: networkIds.get(network)!,
+    host,
+    template: 'busybox',
+    cpuMillis: 100,
+    memoryBytes: 2 ** 26,
+    constraints: [],
+    antiAffinityGroup: null,
+    spreadLabel: null,
+    command: '',
+    runtimeName: `c-${id.slice(0, 8)}`,
+  };
+}
+
+/** What a failed placement could have left behind. */
+async function footprint() {
+  const count = async (table: 'containers' | 'addresses' | 'events' | 'outbox') =>
+    (await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)}`.execute(env.db)).rows[0]!.n;
+  const { rows: generations } = await sql<{ name: string; g: string }>`SELECT name, desired_generation AS g FROM hosts ORDER BY name`.execute(env.db);
+  return { containers: await count('containers'), addresses: await count('addresses'), events: await count('events'), outbox: await count('outbox'), generations };
+}
+
+describe('placeContainers', () => {
+  it('allocates each network its lowest free addresses and records the whole change', async () => {
+    const before = await footprint();
+    const placed = await placeContainers(
+      env.db,
+      [container('a1', 'blue', 'hv1'), container('b1', 'green', 'hv2'), container('a2', 'blue', 'hv2'), container('a3', 'blue', 'hv1')],
+      fence,
+    );
+    const byName = new Map(placed.map((c) => [c.name, c]));
+    expect([...byName.keys()].sort()).toEqual(['a1', 'a2', 'a3', 'b1']);
+    // In the order given within each network, from the first assignable address (.1 is the gateway).
+    expect(['a1', 'a2', 'a3', 'b1'].map((n) => byName.get(n)!.address)).toEqual(['10.61.0.2', '10.61.0.3', '10.61.0.4', '10.62.0.2']);
+    expect(byName.get('a2')).toMatchObject({ network: 'blue', cidr: '10.61.0.0/24', addressHost: 3, host: 'hv2', state: 'PENDING' });
+    const { rows: owned } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM addresses WHERE owner = 'container'`.execute(env.db);
+    expect(owned[0]!.n).toBe(4);
+    const after = await footprint();
+    expect(after.generations.map((h) => Number(h.g) - Number(before.generations.find((b) => b.name === h.name)!.g))).toEqual([1, 1]);
+    const { rows: events } = await sql<{ subject: string; message: string }>`SELECT subject, message FROM events WHERE kind = 'container.placed' ORDER BY sequence`.execute(env.db);
+    expect(events).toContainEqual({ subject: 'acme/b1', message: 'on hv2 at 10.62.0.2' });
+    const outbox = await readOutbox(env.db, 10);
+    expect(outbox.at(-1)!.hosts.sort()).toEqual(['hv1', 'hv2']);
+    expect(outbox.at(-1)!.event_sequences).toHaveLength(4);
+  });
+
+  it('writes nothing when the lease is gone', async () => {
+    const before = await footprint();
+    const stale = { ...fence, lease: { ...fence.lease, epoch: fence.lease.epoch + 1 } };
+    await expect(placeContainers(env.db, [container('late', 'blue', 'hv1')], stale)).rejects.toBeInstanceOf(FencedError);
+    expect(await footprint()).toEqual(before);
+  });
+
+  it('writes nothing when a network’s lowest free blocks are held, and names that network', async () => {
+    const before = await footprint();
+    let release!: () => void;
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const holder = env.db.transaction().execute(async (trx) => {
+      await sql`SELECT 1 FROM address_blocks WHERE network_id = ${networkIds.get('held')!} FOR UPDATE`.execute(trx);
+      held();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await holding;
+    const err = await placeContainers(env.db, [container('ok', 'blue', 'hv1'), container('stuck', 'held', 'hv2')], fence).catch((e: unknown) => e);
+    release();
+    await holder;
+    expect(err).toBeInstanceOf(AddressesShortError);
+    expect((err as AddressesShortError).networkIds).toEqual([networkIds.get('held')]);
+    expect(await footprint()).toEqual(before);
+  });
+
+  it('fails on a name taken, writing nothing', async () => {
+    const before = await footprint();
+    await expect(placeContainers(env.db, [container('new', 'green', 'hv1'), container('a1', 'blue', 'hv1')], fence)).rejects.toThrow(/containers_tenant_name_key/);
+    expect(await footprint()).toEqual(before);
+  });
+});

@@ -4,6 +4,7 @@ import { migration0002Placement } from './migrations/0002-placement.js';
 import { migration0003OutboxPerCommit } from './migrations/0003-outbox-per-commit.js';
 import { migration0004HostLiveness } from './migrations/0004-host-liveness.js';
 import { migration0005StatementChecks } from './migrations/0005-statement-checks.js';
+import { migration0006RoomForUpdates } from './migrations/0006-room-for-updates.js';
 
 /**
  * Every migration, by name; kysely applies them in name order. Append new ones here
@@ -15,6 +16,7 @@ export const migrations: Record<string, Migration> = {
   '0003-outbox-per-commit': migration0003OutboxPerCommit,
   '0004-host-liveness': migration0004HostLiveness,
   '0005-statement-checks': migration0005StatementChecks,
+  '0006-room-for-updates': migration0006RoomForUpdates,
 };
 
 /** Applies every pending migration; throws the first failure with the migration's name. */

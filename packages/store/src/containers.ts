@@ -302,7 +302,10 @@ export async function hostsWithContainers(db: Kysely<Database>, hosts: readonly 
            c.name, c.template, n.vlan, c.address, n.cidr::text AS cidr, c.cpu_millis AS "cpuMillis", c.memory_bytes AS "memoryBytes",
            c.command
     FROM hosts h
-    LEFT JOIN containers c ON c.host = h.name
+    -- Each host's containers through the host index: a plain join was planned as a scan of every
+    -- container (~10 ms on each relay pass at 35,000). OFFSET 0 keeps the planner from turning the
+    -- LATERAL subquery back into that join.
+    LEFT JOIN LATERAL (SELECT * FROM containers WHERE host = h.name OFFSET 0) c ON true
     LEFT JOIN networks n ON n.id = c.network_id
     WHERE h.name = ANY(${sql.val([...hosts])}::text[])
     ORDER BY h.name, c.runtime_name`.execute(db);

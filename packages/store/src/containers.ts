@@ -65,7 +65,7 @@ export async function placeContainers(db: Kysely<Database>, containers: readonly
     taken.set(c.networkId, rn);
     return { rn, ...columnsOf(c) };
   });
-  return placed(
+  return recordPlacement(
     db,
     sql`r AS MATERIALIZED (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(rn bigint, ${containerColumnTypes})
@@ -92,7 +92,7 @@ export async function placeContainers(db: Kysely<Database>, containers: readonly
 export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[], fence: Fence): Promise<ContainerRecord[]> {
   if (containers.length === 0) return [];
   const rows = containers.map((c) => ({ address_host: c.addressHost, address: c.address, ...columnsOf(c) }));
-  return placed(
+  return recordPlacement(
     trx,
     sql`c AS (
       INSERT INTO containers (${containerColumns})
@@ -133,7 +133,7 @@ function columnsOf(c: ContainerToPlace) {
   };
 }
 
-/** SQLSTATEs raised through fjord_check (migration 0005) by {@link placed}. */
+/** SQLSTATEs raised through fjord_check (migration 0005) by {@link recordPlacement}. */
 const FENCED = 'FJ001';
 const SHORT = 'FJ002';
 
@@ -142,7 +142,7 @@ const SHORT = 'FJ002';
  * records: its hosts' generation bumps, a `container.placed` event per container with one outbox
  * row, and the lease check. A failed check raises an error, so the statement writes nothing.
  */
-async function placed(
+async function recordPlacement(
   db: Kysely<Database>,
   inserting: RawBuilder<unknown>,
   containers: readonly ContainerToPlace[],

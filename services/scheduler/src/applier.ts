@@ -336,8 +336,8 @@ export class Applier {
       }
       // The group was decided without looking for existing containers, maybe with a network that
       // has since changed (a retry of a committed request, say, fails on the container's unique
-      // name), and its addresses allocated on the one-statement path only. Decide it again with both read
-      // afresh, and allocate on any path; failing that, request by request.
+      // name), and its addresses allocated on the one-statement path only. Decide it again with
+      // both read afresh, and allocate on any path; failing that, request by request.
       this.networks.clear();
       try {
         await this.commitDecided(await this.decideGroup(group, this.state.snapshot, true), { oneStatement: false });
@@ -437,7 +437,11 @@ export class Applier {
       rows = await this.transaction(async (trx) => {
         const allocator = new Allocator(trx);
         const byNetwork = new Map<Network, ContainerToPlace[]>();
-        for (const { network, container } of containers) byNetwork.set(network, [...(byNetwork.get(network) ?? []), container]);
+        for (const { network, container } of containers) {
+          const placed = byNetwork.get(network) ?? [];
+          placed.push(container);
+          byNetwork.set(network, placed);
+        }
         const addressed: NewContainer[] = [];
         for (const [network, placed] of byNetwork) {
           const allocations = await allocator.allocateAddresses(network.tenant, network.name, placed.length, { owner: 'container' });

@@ -93,7 +93,15 @@ export async function readOutbox(db: Kysely<Database>, limit: number) {
   return db.selectFrom('outbox').select(['id', 'hosts', 'event_sequences']).orderBy('id').limit(limit).execute();
 }
 
-/** Removes outbox rows once published. */
+/**
+ * Removes outbox rows once published. The commit does not wait for its WAL to reach the disk (it
+ * waited behind the placements' commits, and was the relay's longest step): should Postgres crash
+ * before it does, the rows are published again, and JetStream drops the repeats by message id.
+ */
 export async function deleteOutbox(db: Kysely<Database>, ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await db.deleteFrom('outbox').where(sql<boolean>`id = ANY(${sql.val([...ids])}::bigint[])`).execute();
+  if (ids.length === 0) return;
+  await sql`
+    WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+    gone AS (DELETE FROM outbox WHERE id = ANY(${sql.val([...ids])}::bigint[]))
+    SELECT * FROM async`.execute(db);
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { fastAllocationCtes } from './allocator.js';
+import { NotFoundError, parseAddress, parseCidr } from '@fjord/core';
+import { Allocator, fastAllocationCtes } from './allocator.js';
 import { recordChangesCte } from './events.js';
 import { bumpGenerationsCte } from './hosts.js';
 import { FencedError, fenceCte, type Fence } from './lease.js';
@@ -32,16 +33,13 @@ export interface ContainerRecord {
   updatedAt: Date;
 }
 
-/** A container to insert; the address must already be allocated on its network. */
-export type NewContainer = Omit<ContainerRecord, 'network' | 'vlan' | 'cidr' | 'state' | 'observed' | 'createdAt' | 'updatedAt'>;
-
-/** A container to place with an address still to allocate, by {@link placeContainers}. */
-export type ContainerToPlace = Omit<NewContainer, 'address' | 'addressHost'>;
+/** A container to place; its address is allocated as it is placed. */
+export type ContainerToPlace = Omit<ContainerRecord, 'network' | 'vlan' | 'cidr' | 'address' | 'addressHost' | 'state' | 'observed' | 'createdAt' | 'updatedAt'>;
 
 /**
  * {@link placeContainers} found too few free addresses for one statement in these networks (by
  * id): their lowest free blocks are held by other allocations or too full. Nothing was written;
- * the caller places the containers again with {@link insertContainers} in a transaction.
+ * the caller places the containers again with {@link placeContainersInTransaction}.
  */
 export class AddressesShortError extends RetryTransactionError {
   constructor(readonly networkIds: string[]) {
@@ -86,12 +84,32 @@ export async function placeContainers(db: Kysely<Database>, containers: readonly
 }
 
 /**
- * Inserts placed containers whose addresses are allocated (last in the applier's transaction,
- * when {@link placeContainers} fell short), and records them as that does.
+ * Places containers in the caller's transaction with their addresses allocated on any of the
+ * allocator's paths, and records them as {@link placeContainers} does: for the groups that one
+ * statement cannot serve (a network too fragmented, its free blocks held) and for retries.
  */
-export async function insertContainers(trx: Kysely<Database>, containers: readonly NewContainer[], fence: Fence): Promise<ContainerRecord[]> {
+export async function placeContainersInTransaction(trx: Kysely<Database>, containers: readonly ContainerToPlace[], fence: Fence): Promise<ContainerRecord[]> {
   if (containers.length === 0) return [];
-  const rows = containers.map((c) => ({ address_host: c.addressHost, address: c.address, ...columnsOf(c) }));
+  const byNetwork = new Map<string, ContainerToPlace[]>();
+  for (const c of containers) {
+    const placed = byNetwork.get(c.networkId) ?? [];
+    placed.push(c);
+    byNetwork.set(c.networkId, placed);
+  }
+  const { rows: networks } = await sql<{ id: string; tenant: string; name: string; cidr: string }>`
+    SELECT id, tenant, name, cidr::text AS cidr FROM networks WHERE id = ANY(${sql.val([...byNetwork.keys()])}::uuid[])`.execute(trx);
+  if (networks.length < byNetwork.size) throw new NotFoundError('network', 'a network of these containers no longer exists');
+  const allocator = new Allocator(trx);
+  const rows: object[] = [];
+  for (const network of networks) {
+    const placed = byNetwork.get(network.id)!;
+    const allocations = await allocator.allocateAddresses(network.tenant, network.name, placed.length, { owner: 'container' });
+    const base = parseCidr(network.cidr).network;
+    placed.forEach((c, i) => {
+      const address = allocations[i]!.address;
+      rows.push({ address_host: parseAddress(address) - base, address, ...columnsOf(c) });
+    });
+  }
   return recordPlacement(
     trx,
     sql`c AS (

@@ -18,13 +18,12 @@ export type {
 } from './types.js';
 export {
   type ContainerRecord,
-  type NewContainer,
   type ContainerToPlace,
   type ContainerFilter,
   AddressesShortError,
   placeContainers,
   type ObservedUpdate,
-  insertContainers,
+  placeContainersInTransaction,
   findContainers,
   findNetworks,
   listContainers,

@@ -6,8 +6,6 @@ import {
   ExhaustedError,
   FailedPreconditionError,
   NotFoundError,
-  parseAddress,
-  parseCidr,
   PlacementSequence,
   releasePlacements,
   runtimeNameOf,
@@ -28,18 +26,17 @@ import {
   deleteContainerRow,
   findContainers,
   findNetworks,
-  insertContainers,
   listHosts,
   recordChanges,
   registerHosts,
   setHostState,
   placeContainers,
+  placeContainersInTransaction,
   type ContainerRecord,
   type ContainerToPlace,
   type Database,
   type HostRegistration,
   type Lease,
-  type NewContainer,
 } from '@fjord/store';
 import { toCoreHost, type FleetState } from './fleet-state.js';
 import { SCHEDULER_LEASE } from './leader.js';
@@ -414,48 +411,26 @@ export class Applier {
    * transaction that allocates them on any path.
    */
   private async commitDecided({ group, outcomes, networks, sequence }: DecidedGroup, { oneStatement }: { oneStatement: boolean }): Promise<void> {
-    const accepted = group.flatMap((job, i) => {
+    const containers = group.flatMap((job, i) => {
       const outcome = outcomes[i]!;
-      return outcome.kind === 'plan' ? [{ job, plan: outcome.plan }] : [];
+      if (outcome.kind !== 'plan') return [];
+      return outcome.plan.map((placement, j) => {
+        const spec = job.specs[j]!;
+        return toContainer(spec, placement.hostId, networks.get(`${spec.tenant}/${spec.network}`)!.id);
+      });
     });
-    const containers = accepted.flatMap(({ job, plan }) =>
-      plan.map((placement, i) => {
-        const spec = job.specs[i]!;
-        const network = networks.get(`${spec.tenant}/${spec.network}`)!;
-        return { network, container: toContainer(spec, placement.hostId, network.id) };
-      }),
-    );
     const fence = { name: SCHEDULER_LEASE, lease: this.lease };
     let rows: ContainerRecord[] = [];
-    if (containers.length > 0 && oneStatement && !containers.some((c) => this.fragmented.has(c.network.id))) {
-      rows = await this.fenced(() => placeContainers(this.db, containers.map((c) => c.container), fence)).catch((err: unknown) => {
-        // Every later group would fall short the same way: those allocate in a transaction.
-        if (err instanceof AddressesShortError) for (const id of err.networkIds) this.fragmented.add(id);
-        throw err;
-      });
-    } else if (containers.length > 0) {
-      rows = await this.transaction(async (trx) => {
-        const allocator = new Allocator(trx);
-        const byNetwork = new Map<Network, ContainerToPlace[]>();
-        for (const { network, container } of containers) {
-          const placed = byNetwork.get(network) ?? [];
-          placed.push(container);
-          byNetwork.set(network, placed);
-        }
-        const addressed: NewContainer[] = [];
-        for (const [network, placed] of byNetwork) {
-          const allocations = await allocator.allocateAddresses(network.tenant, network.name, placed.length, { owner: 'container' });
-          const base = parseCidr(network.cidr).network;
-          placed.forEach((c, i) => {
-            const address = allocations[i]!.address;
-            addressed.push({ ...c, address, addressHost: parseAddress(address) - base });
-          });
-        }
-        return insertContainers(trx, addressed, fence);
-      }, { fencedWithin: true });
-    }
-
     if (containers.length > 0) {
+      if (oneStatement && !containers.some((c) => this.fragmented.has(c.networkId))) {
+        rows = await this.fenced(() => placeContainers(this.db, containers, fence)).catch((err: unknown) => {
+          // Every later group would fall short the same way: those are placed in a transaction.
+          if (err instanceof AddressesShortError) for (const id of err.networkIds) this.fragmented.add(id);
+          throw err;
+        });
+      } else {
+        rows = await this.transaction((trx) => placeContainersInTransaction(trx, containers, fence), { fencedWithin: true });
+      }
       this.state.snapshot = sequence.snapshot();
       this.onCommit();
     }

@@ -10,6 +10,7 @@ import {
   acquireOrRenewLease,
   AddressesShortError,
   Allocator,
+  createDb,
   FencedError,
   placeContainers,
   readOutbox,
@@ -118,6 +119,23 @@ describe('placeContainers', () => {
     expect(err).toBeInstanceOf(AddressesShortError);
     expect((err as AddressesShortError).networkIds).toEqual([networkIds.get('held')]);
     expect(await footprint()).toEqual(before);
+  });
+
+  it('is planned once per connection, not on every execution', async () => {
+    // Postgres re-plans a prepared statement each time while it judges a generic plan dearer than
+    // a custom one; a parameter where a constant belongs (the allocator's block size) made it so.
+    const one = createDb(env.url, { max: 1 });
+    try {
+      for (let i = 0; i < 8; i++) await placeContainers(one.db, [container(`plan-${i}`, 'green', 'hv1')], fence);
+      const { rows } = await sql<{ generic: number; custom: number }>`
+        SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements
+        WHERE statement LIKE '%jsonb_to_recordset%'`.execute(one.db);
+      expect(rows).toHaveLength(1);
+      // The first five executions are always planned afresh (Postgres's rule); the rest reuse a plan.
+      expect(rows[0]).toEqual({ generic: 3, custom: 5 });
+    } finally {
+      await one.close();
+    }
   });
 
   it('fails on a name taken, writing nothing', async () => {

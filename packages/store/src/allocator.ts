@@ -750,18 +750,22 @@ function checkIdempotencyKey(key: unknown): string {
  * many addresses inserted and their bits set. Defines `short` (network_id: the networks where
  * those blocks fell short, and nothing was taken), `pick` (network_id, host, rn: the rn-th address
  * taken in its network, lowest first) and `ins` (the inserted addresses).
+ *
+ * The block size goes in as a literal, not a parameter: with parameters there Postgres estimated a
+ * generic plan dearer than a custom one and so planned the statement afresh on every execution
+ * (~0.5 ms, a third of a small placement's statement); as literals its cached plan is reused.
  */
 export function fastAllocationCtes(owner: string, key: string | null): RawBuilder<unknown> {
   return sql`blk AS MATERIALIZED (
       SELECT b.network_id, b.block_start, b.bitmap FROM want w CROSS JOIN LATERAL (
         SELECT network_id, block_start, bitmap FROM address_blocks
         WHERE network_id = w.network_id AND bitmap <> -1
-        ORDER BY block_start LIMIT (w.count + ${BLOCK - 1}) / ${BLOCK} + 2 FOR UPDATE SKIP LOCKED
+        ORDER BY block_start LIMIT (w.count + ${sql.lit(BLOCK - 1)}) / ${sql.lit(BLOCK)} + 2 FOR UPDATE SKIP LOCKED
       ) b
     ),
     free AS MATERIALIZED (
       SELECT network_id, block_start, g AS bit, row_number() OVER (PARTITION BY network_id ORDER BY block_start, g) AS rn
-      FROM blk, generate_series(0, ${BLOCK - 1}) g WHERE (blk.bitmap >> g) & 1 = 0
+      FROM blk, generate_series(0, ${sql.lit(BLOCK - 1)}) g WHERE (blk.bitmap >> g) & 1 = 0
     ),
     short AS MATERIALIZED (
       SELECT w.network_id FROM want w WHERE (SELECT count(*) FROM free f WHERE f.network_id = w.network_id) < w.count

@@ -72,4 +72,36 @@ describe('outbox relay', () => {
     expect(await storedEvents()).toBe(4);
     sub.unsubscribe();
   });
+
+  it('relays a commit after a quiet spell at once, and the commits of the next gap together', async () => {
+    const batches: number[] = [];
+    const sub = nc.subscribe(subjects.allEvents(), {
+      callback: (_err, msg) => void batches.push(performance.now()),
+    });
+    const gapMs = 300;
+    const relay = new OutboxRelay(env.db, nc, subjects, pino({ level: 'silent' }), 60_000, gapMs);
+    const commit = (i: number) =>
+      env.db.transaction().execute((trx) => recordChanges(trx, [{ kind: 'container.placed', tenant: 'gap', subject: `gap/c${i}`, message: 'test' }], []));
+    try {
+      await commit(0);
+      const first = performance.now();
+      relay.start();
+      await expect.poll(() => batches.length, { timeout: 2000, interval: 5 }).toBe(1);
+      expect(batches[0]! - first).toBeLessThan(gapMs / 2);
+      // Two more commits, each kicking the relay, within the gap: one pass takes both, after it.
+      await commit(1);
+      relay.kick();
+      await commit(2);
+      relay.kick();
+      await new Promise((resolve) => setTimeout(resolve, gapMs / 3));
+      expect(await readOutbox(env.db, 10)).toHaveLength(2);
+      await expect.poll(() => batches.length, { timeout: 2000, interval: 5 }).toBe(3);
+      expect(batches[1]! - first).toBeGreaterThanOrEqual(gapMs - 5);
+      expect(batches[2]! - batches[1]!).toBeLessThan(gapMs / 2);
+      expect(await readOutbox(env.db, 10)).toEqual([]);
+    } finally {
+      await relay.stop();
+      sub.unsubscribe();
+    }
+  });
 });

@@ -73,6 +73,9 @@ async function waitRunning(env: TestDatabase, target: number, timeoutMs: number)
 
 /** Runs the benchmark with `hosts` simulated hosts for the throughput phases, 10,000 for the memory phase. */
 export async function benchPlacement(hosts = 5000, options = { fill: true }): Promise<Record<string, number>> {
+  // The pure decision first, while nothing else runs: a fill phase's tail (relay, simulators) would
+  // otherwise share the cores with it.
+  const decision = benchPlacementDecision(10_000);
   const env = await createTestDatabase();
   const nats = natsTestEnv();
   const subjects = buildSubjects(nats.prefix);
@@ -205,8 +208,6 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const rss = rssMb(scheduler.child.pid!);
     progress(`${hosts + more} hosts, ${placed} containers: scheduler rss ${rss} MB`);
     client.close();
-
-    const decision = benchPlacementDecision(10_000);
     return {
       hosts,
       batch_placements_per_s: Math.round(batchPerS),

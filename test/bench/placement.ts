@@ -1,6 +1,6 @@
 /**
  * The `placement` benchmark: a real scheduler process, real Postgres and NATS, and thousands of
- * simulated workers (fake drivers) in a simulator process of their own; this process is the client. A placement counts once the scheduler has
+ * simulated workers (fake drivers) in this process. A placement counts once the scheduler has
  * committed it (addresses, container row, outbox) and the worker's report of it RUNNING is
  * recorded in Postgres — the whole pipeline.
  */
@@ -8,12 +8,13 @@ import { readFileSync } from 'node:fs';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
+import { pino } from 'pino';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
 import { placementV1 } from '@fjord/proto';
 import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
+import { runSimulator, type Simulator } from '@fjord/worker';
 import { startSchedulerProcess } from '../support/scheduler-process.js';
-import { startSimulatorProcess, type SimulatorProcess } from '../support/simulator-process.js';
 import { benchPlacementDecision } from './placement-decision.js';
 import { percentiles, round } from './measure.js';
 
@@ -79,8 +80,9 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
   const env = await createTestDatabase();
   const nats = natsTestEnv();
   const subjects = buildSubjects(nats.prefix);
-  let sim: SimulatorProcess | undefined;
-  let sim2: SimulatorProcess | undefined;
+  const log = pino({ level: 'warn' });
+  let sim: Simulator | undefined;
+  let sim2: Simulator | undefined;
   const nc = await connect({ servers: nats.url });
   const scheduler = await startSchedulerProcess({
     replicaId: 'bench',
@@ -95,9 +97,8 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     for (const [i, tenant] of TENANTS.entries()) {
       await allocator.createNetwork({ tenant, name: 'net', physicalNetwork: 'physnet1', cidr: `10.${i}.0.0/16` });
     }
-    const simulate = (count: number, namePrefix: string) =>
-      startSimulatorProcess({ hosts: count, natsUrl: nats.url, subjectPrefix: nats.prefix, namePrefix, heartbeatMs: 1000, registerPerSecond: 5000 });
-    sim = await simulate(hosts, 'sim');
+    sim = await runSimulator({ nc, prefix: nats.prefix, hosts, namePrefix: 'sim', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
+    await sim.allRegistered;
     const client = new placementV1.PlacementServiceClient(scheduler.address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': 64 * 2 ** 20,
     });
@@ -187,7 +188,8 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     // 4. Memory at 10,000 hosts and 200,000 containers.
     const more = options.fill ? Math.max(0, 10_000 - hosts) : 0;
     if (more > 0) {
-      sim2 = await simulate(more, 'sim2');
+      sim2 = await runSimulator({ nc, prefix: nats.prefix, hosts: more, namePrefix: 'sim2', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
+      await sim2.allRegistered;
     }
     let nextFill = 0;
     const fillTotal = options.fill ? 200_000 - placed : 0;
@@ -222,9 +224,8 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       decision_p99_ms_10k_hosts: decision.decision_p99_ms_10k_hosts ?? 0,
     };
   } catch (err) {
-    const tail = (output: string) => output.trim().split('\n').slice(-30).join('\n');
-    const simTail = sim ? `\nsimulator's last log lines:\n${tail(sim.output())}` : '';
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\nscheduler's last log lines:\n${tail(scheduler.output())}${simTail}`, { cause: err });
+    const tail = scheduler.output().trim().split('\n').slice(-30).join('\n');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\nscheduler's last log lines:\n${tail}`, { cause: err });
   } finally {
     await sim?.stop();
     await sim2?.stop();

@@ -83,12 +83,20 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
   const log = pino({ level: 'warn' });
   let sim: Simulator | undefined;
   let sim2: Simulator | undefined;
-  const nc = await connect({ servers: nats.url });
+  // What is set up before the try below is undone here should a later step of the setup fail.
+  const nc = await connect({ servers: nats.url }).catch(async (err: unknown) => {
+    await env.drop();
+    throw err;
+  });
   const scheduler = await startSchedulerProcess({
     replicaId: 'bench',
     databaseUrl: env.url,
     subjectPrefix: nats.prefix,
     config: { physicalNetworks: [{ name: 'physnet1', vlanRanges: '100-3999' }], logLevel: 'warn', databasePoolSize: 20 },
+  }).catch(async (err: unknown) => {
+    await nc.close();
+    await env.drop();
+    throw err;
   });
   try {
     await syncPhysicalNetworks(env.db, [{ name: 'physnet1', vlanRanges: '100-3999', reservedVlans: [] }]);

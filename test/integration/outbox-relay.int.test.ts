@@ -78,7 +78,7 @@ describe('outbox relay', () => {
     const sub = nc.subscribe(subjects.allEvents(), {
       callback: () => void batches.push(performance.now()),
     });
-    const gapMs = 300;
+    const gapMs = 1000;
     const relay = new OutboxRelay(env.db, nc, subjects, pino({ level: 'silent' }), 60_000, gapMs);
     const commit = (i: number) =>
       env.db.transaction().execute((trx) => recordChanges(trx, [{ kind: 'container.placed', tenant: 'gap', subject: `gap/c${i}`, message: 'test' }], []));

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { NotFoundError, parseAddress, parseCidr } from '@fjord/core';
+import { NotFoundError } from '@fjord/core';
 import { Allocator, fastAllocationCtes } from './allocator.js';
 import { recordChangesCte } from './events.js';
 import { bumpGenerationsCte } from './hosts.js';
@@ -72,8 +72,7 @@ export async function placeContainers(db: Kysely<Database>, containers: readonly
     ${fastAllocationCtes('container', null)},
     c AS (
       INSERT INTO containers (${containerColumns})
-      SELECT r.id, r.tenant, r.name, r.network_id, p.host, host(n.cidr + p.host), r.host, r.template, r.cpu_millis,
-             r.memory_bytes, r.constraints, r.anti_affinity_group, r.spread_label, r.command, r.runtime_name
+      SELECT ${containerValues(sql`p.host`, sql`host(n.cidr + p.host)`)}
       FROM r JOIN pick p ON p.network_id = r.network_id AND p.rn = r.rn JOIN networks n ON n.id = r.network_id
       RETURNING *
     )`,
@@ -96,26 +95,23 @@ export async function placeContainersInTransaction(trx: Kysely<Database>, contai
     placed.push(c);
     byNetwork.set(c.networkId, placed);
   }
-  const { rows: networks } = await sql<{ id: string; tenant: string; name: string; cidr: string }>`
-    SELECT id, tenant, name, cidr::text AS cidr FROM networks WHERE id = ANY(${sql.val([...byNetwork.keys()])}::uuid[])`.execute(trx);
+  const { rows: networks } = await sql<{ id: string; tenant: string; name: string }>`
+    SELECT id, tenant, name FROM networks WHERE id = ANY(${sql.val([...byNetwork.keys()])}::uuid[])`.execute(trx);
   if (networks.length < byNetwork.size) throw new NotFoundError('network', 'a network of these containers no longer exists');
   const allocator = new Allocator(trx);
   const rows: object[] = [];
   for (const network of networks) {
     const placed = byNetwork.get(network.id)!;
     const allocations = await allocator.allocateAddresses(network.tenant, network.name, placed.length, { owner: 'container' });
-    const base = parseCidr(network.cidr).network;
-    placed.forEach((c, i) => {
-      const address = allocations[i]!.address;
-      rows.push({ address_host: parseAddress(address) - base, address, ...columnsOf(c) });
-    });
+    placed.forEach((c, i) => rows.push({ address: allocations[i]!.address, ...columnsOf(c) }));
   }
   return recordPlacement(
     trx,
     sql`c AS (
       INSERT INTO containers (${containerColumns})
-      SELECT ${containerColumns}
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(address_host integer, address text, ${containerColumnTypes})
+      SELECT ${containerValues(sql`r.address::inet - n.cidr`, sql`r.address`)}
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(address text, ${containerColumnTypes})
+      JOIN networks n ON n.id = r.network_id
       RETURNING *
     )`,
     containers,
@@ -127,6 +123,15 @@ export async function placeContainersInTransaction(trx: Kysely<Database>, contai
 const containerColumns = sql.raw(
   'id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes, constraints, anti_affinity_group, spread_label, command, runtime_name',
 );
+
+/**
+ * The values of {@link containerColumns} from rows `r` of {@link columnsOf}, with the address's
+ * offset in its subnet and the address as given (each path derives one from the other in SQL).
+ */
+function containerValues(addressHost: RawBuilder<unknown>, address: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`r.id, r.tenant, r.name, r.network_id, ${addressHost}, ${address}, r.host, r.template, r.cpu_millis, r.memory_bytes,
+    r.constraints, r.anti_affinity_group, r.spread_label, r.command, r.runtime_name`;
+}
 
 /** The fields of {@link columnsOf}, typed for jsonb_to_recordset. */
 const containerColumnTypes = sql.raw(

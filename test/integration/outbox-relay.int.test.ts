@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, deleteStreams, ensureStreams, subjects as buildSubjects } from '@fjord/bus';
 import { placementV1 } from '@fjord/proto';
-import { readOutbox, recordChanges } from '@fjord/store';
+import { listEvents, readOutbox, recordChanges } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { OutboxRelay } from '../../services/scheduler/src/relay.js';
 
@@ -104,5 +104,33 @@ describe('outbox relay', () => {
       await relay.stop();
       sub.unsubscribe();
     }
+  });
+
+  it('commits event writers in the order of their sequence numbers, so that the relay never publishes a later event first', async () => {
+    const event = (name: string) => ({ kind: 'container.placed', tenant: 'order', subject: `order/${name}`, message: 'test' });
+    const visible = async () => (await listEvents(env.db, 0, 'order')).map((e) => e.subject);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first!: () => void;
+    const firstRecorded = new Promise<void>((resolve) => (first = resolve));
+    // Writer A (a transaction, as the applier's) records an event and does not commit yet.
+    const a = env.db.transaction().execute(async (trx) => {
+      await recordChanges(trx, [event('a')], []);
+      first();
+      await held;
+    });
+    await firstRecorded;
+    // Writer B (one statement, as the host protocol's) must wait for A: had it committed first,
+    // its event, numbered after A's, would be visible (and relayed) while A's is not.
+    const b = recordChanges(env.db, [event('b')], ['hv-order']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await visible()).toEqual([]);
+    release();
+    await Promise.all([a, b]);
+    const events = await listEvents(env.db, 0, 'order');
+    expect(events.map((e) => e.subject)).toEqual(['order/a', 'order/b']);
+    const rows = await readOutbox(env.db, 10);
+    expect(rows.map((r) => r.event_sequences.map(Number))).toEqual(events.map((e) => [e.sequence]));
+    await sql`DELETE FROM outbox`.execute(env.db);
   });
 });

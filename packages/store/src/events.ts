@@ -31,14 +31,25 @@ export async function recordChanges(trx: Kysely<Database>, events: readonly NewE
 }
 
 /**
- * The inserts of {@link recordChanges} as CTEs (`ev`, `queued`), to be part of a larger statement:
- * `events` is a query of (kind, tenant, subject, host, message) rows, such as {@link eventRows}.
- * No outbox row is queued when there is neither an event nor a changed host.
+ * Held from a writer's first event until its commit (an advisory lock, transaction-scoped), so
+ * that event writers commit in the order of their sequence numbers. Without it the applier and
+ * the host protocol could commit 101 before 100: the relay would publish 101 first, and a watcher,
+ * which drops any sequence not above the last it sent, would never send 100.
+ */
+const EVENT_ORDER_LOCK = 0x666a6f7264; // 'fjord'
+
+/**
+ * The inserts of {@link recordChanges} as CTEs (`ev_order`, `ev`, `queued`), to be part of a
+ * larger statement: `events` is a query of (kind, tenant, subject, host, message) rows, such as
+ * {@link eventRows}. The events take their sequence numbers under {@link EVENT_ORDER_LOCK}. No
+ * outbox row is queued when there is neither an event nor a changed host.
  */
 export function recordChangesCte(events: RawBuilder<unknown>, changedHosts: readonly string[]): RawBuilder<unknown> {
-  return sql`ev AS (
+  return sql`ev_order AS MATERIALIZED (SELECT pg_advisory_xact_lock(${sql.lit(EVENT_ORDER_LOCK)})),
+    ev AS (
       INSERT INTO events (kind, tenant, subject, host, message)
       SELECT kind, tenant, subject, host, message FROM (${events}) AS e(kind, tenant, subject, host, message)
+      WHERE EXISTS (SELECT FROM ev_order)
       RETURNING sequence
     ),
     queued AS (

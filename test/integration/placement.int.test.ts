@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
 import { fleetV1, placementV1 } from '@fjord/proto';
 import { Scheduler } from '@fjord/scheduler';
-import { Allocator } from '@fjord/store';
+import { Allocator, lastEventSequence, listEvents } from '@fjord/store';
 import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { Agent, FakeRuntime, FakeSwitch } from '@fjord/worker';
@@ -326,5 +326,26 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     await place(spec('watched'));
     await eventually('placed and running events', () => seen.includes('container.placed acme/watched') && seen.includes('container.running acme/watched'));
     stream.cancel();
+  });
+
+  it('gives a watcher of every tenant each event once, in order, while placements and running reports commit side by side', async () => {
+    const from = await lastEventSequence(env.db);
+    const stream = placement.watch({ afterSequence: BigInt(from), tenant: '' });
+    const received: number[] = [];
+    stream.on('data', (r: placementV1.WatchResponse) => received.push(Number(r.event?.sequence)));
+    stream.on('error', () => undefined);
+    // Eight clients placing one by one: the applier's commits and the host protocol's records of
+    // containers running (each with its events) interleave.
+    const names = Array.from({ length: 24 }, (_, i) => `w${i}`);
+    await Promise.all(Array.from({ length: 8 }, (_, k) => (async () => {
+      for (const name of names.filter((_, i) => i % 8 === k)) await place(spec(name, { cpuMillis: 10, memoryBytes: 2n ** 20n }));
+    })()));
+    await eventually('every container running', async () => (await Promise.all(names.map(containerState))).every((s) => s === 'RUNNING'));
+    const recorded = (await listEvents(env.db, from, undefined, 10_000)).map((e) => e.sequence);
+    expect(recorded.length).toBeGreaterThanOrEqual(2 * names.length);
+    await eventually('every recorded event watched', () => received.length >= recorded.length);
+    expect(received).toEqual(recorded);
+    stream.cancel();
+    for (const name of names) await unary(placement, placement.deleteContainer, { tenant: 'acme', name });
   });
 });

@@ -16,6 +16,7 @@ import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testk
 import { runSimulator, type Simulator } from '@fjord/worker';
 import { startSchedulerProcess } from '../support/scheduler-process.js';
 import { benchPlacementDecision } from './placement-decision.js';
+import { cpuMeter, type PhaseCpu } from './cpu-meter.js';
 import { percentiles, round } from './measure.js';
 
 const TENANTS = ['t0', 't1', 't2', 't3'];
@@ -47,6 +48,19 @@ async function within<T>(what: string, ms: number, work: Promise<T>): Promise<T>
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A phase's CPU per placement for its progress line. */
+function describeCpu(cpu: PhaseCpu | undefined): string {
+  if (!cpu) return '';
+  return `; cpu ms per placement: scheduler ${cpu.scheduler}, postgres ${cpu.postgres}, nats ${cpu.nats}, benchmark ${cpu.bench}; cores ${cpu.machineBusyPct} % busy`;
+}
+
+/** A phase's CPU per placement as JSON fields (`<phase>_cpu_ms_<part>`, `<phase>_machine_busy_pct`). */
+function cpuFields(phase: string, cpu: PhaseCpu | undefined): Record<string, number> {
+  if (!cpu) return {};
+  const { machineBusyPct, ...parts } = cpu;
+  return { ...Object.fromEntries(Object.entries(parts).map(([part, ms]) => [`${phase}_cpu_ms_${part}`, ms])), [`${phase}_machine_busy_pct`]: machineBusyPct };
 }
 
 function rssMb(pid: number): number {
@@ -163,6 +177,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
 
     // 2. Single requests, 64 in flight, until all are reported running.
     const singleTotal = 10_000;
+    let meter = cpuMeter(scheduler.child.pid!);
     t0 = performance.now();
     let nextSingle = 0;
     await within('single phase', 120_000, Promise.all(
@@ -173,11 +188,13 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     placed += singleTotal;
     await waitRunning(env, placed, 120_000);
     const singlePerS = singleTotal / ((performance.now() - t0) / 1000);
-    progress(`single, 64 in flight: ${Math.round(singlePerS)} placements/s`);
+    const singleCpu = meter?.(singleTotal);
+    progress(`single, 64 in flight: ${Math.round(singlePerS)} placements/s${describeCpu(singleCpu)}`);
 
     // 3. Latency at 500 requests/s offered (open loop, 10 s): from the call to the commit's answer.
     const latencies: number[] = [];
     const offered: Promise<void>[] = [];
+    meter = cpuMeter(scheduler.child.pid!);
     const start = performance.now();
     for (let i = 0; i < 5000; i++) {
       const due = start + i * 2;
@@ -190,8 +207,9 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     placed += 5000;
     await waitRunning(env, placed, 60_000);
     const at500 = percentiles(latencies);
+    const at500Cpu = meter?.(5000);
     const rssAfterThroughput = rssMb(scheduler.child.pid!);
-    progress(`at 500/s offered: p50 ${round(at500.p50)} ms, p99 ${round(at500.p99)} ms; scheduler rss ${rssAfterThroughput} MB`);
+    progress(`at 500/s offered: p50 ${round(at500.p50)} ms, p99 ${round(at500.p99)} ms; scheduler rss ${rssAfterThroughput} MB${describeCpu(at500Cpu)}`);
 
     // 4. Memory at 10,000 hosts and 200,000 containers.
     const more = options.fill ? Math.max(0, 10_000 - hosts) : 0;
@@ -224,6 +242,8 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       single_placements_per_s: Math.round(singlePerS),
       p50_ms_at_500: round(at500.p50),
       p99_ms_at_500: round(at500.p99),
+      ...cpuFields('single', singleCpu),
+      ...cpuFields('at_500', at500Cpu),
       scheduler_rss_mb_after_throughput: rssAfterThroughput,
       ...(options.fill ? { scheduler_rss_mb: rss } : {}),
       containers_total: placed,

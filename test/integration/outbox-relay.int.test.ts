@@ -123,9 +123,15 @@ describe('outbox relay', () => {
     // Writer B (one statement, as the host protocol's) must wait for A: had it committed first,
     // its event, numbered after A's, would be visible (and relayed) while A's is not.
     const b = recordChanges(env.db, [event('b')], ['hv-order']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await visible()).toEqual([]);
-    release();
+    let visibleWhileAOpen: string[];
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      visibleWhileAOpen = await visible();
+    } finally {
+      release(); // even when the read fails: an open transaction would keep the database from being dropped
+      await Promise.allSettled([a, b]);
+    }
+    expect(visibleWhileAOpen).toEqual([]);
     await Promise.all([a, b]);
     const events = await listEvents(env.db, 0, 'order');
     expect(events.map((e) => e.subject)).toEqual(['order/a', 'order/b']);

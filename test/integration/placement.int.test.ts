@@ -2,10 +2,10 @@ import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
-import { fleetV1, placementV1 } from '@fjord/proto';
+import { decode, deleteStreams, encode, HostVerb, subjects as buildSubjects } from '@fjord/bus';
+import { fleetV1, placementV1, workerV1 } from '@fjord/proto';
 import { Scheduler } from '@fjord/scheduler';
-import { Allocator, lastEventSequence, listEvents } from '@fjord/store';
+import { Allocator, hostGenerations, lastEventSequence, listEvents } from '@fjord/store';
 import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { Agent, FakeRuntime, FakeSwitch } from '@fjord/worker';
@@ -224,6 +224,24 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     expect(container?.host).toBe('hv3');
     const { container: notR1 } = await place(spec('not-r1', { constraints: ['rack!=r1', 'zone=a'] }));
     expect(notR1?.host).toBe('hv2');
+  });
+
+  it('answers the sync of a worker that has applied its host\'s current generation with `unchanged` and no containers', async () => {
+    await place(spec('synced', { constraints: ['rack=r1'] }));
+    const sync = async (request: Partial<workerV1.SyncRequest>) => {
+      const reply = await nc.request(subjects.host('hv1', HostVerb.Sync), encode(workerV1.SyncRequest, { host: 'hv1', epoch: 0n, haveGeneration: 0n, acceptsUnchanged: false, ...request }));
+      return decode(workerV1.DesiredState, 'DesiredState', 'sync', reply.data);
+    };
+    const current = (await hostGenerations(env.db, ['hv1'])).get('hv1')!;
+    const epoch = BigInt(current.epoch);
+    const generation = BigInt(current.generation);
+    expect(await sync({ epoch, haveGeneration: generation, acceptsUnchanged: true })).toEqual({ host: 'hv1', epoch, generation, containers: [], unchanged: true });
+    // Behind, from another epoch, or not understanding the short answer: the whole state.
+    for (const request of [{ haveGeneration: generation - 1n, acceptsUnchanged: true }, { epoch: epoch + 1n, acceptsUnchanged: true }, { acceptsUnchanged: false }]) {
+      const reply = await sync({ epoch, haveGeneration: generation, ...request });
+      expect(reply).toMatchObject({ host: 'hv1', epoch, generation, unchanged: false });
+      expect(reply.containers.map((c) => c.name)).toContain('synced');
+    }
   });
 
   it.each([

@@ -94,12 +94,12 @@ class ScriptedScheduler {
   }
 
   stateOf(host: string): workerV1.DesiredState {
-    return this.desired.get(host) ?? { host, epoch: this.epochs.get(host) ?? 1n, generation: 0n, containers: [] };
+    return this.desired.get(host) ?? { host, epoch: this.epochs.get(host) ?? 1n, generation: 0n, containers: [], unchanged: false };
   }
 
   /** Records a new desired state for `host` (next generation) and returns it, unpublished. */
   want(host: string, containers: workerV1.DesiredContainer[]): workerV1.DesiredState {
-    const state = { host, epoch: this.epochs.get(host) ?? 1n, generation: this.stateOf(host).generation + 1n, containers };
+    const state = { host, epoch: this.epochs.get(host) ?? 1n, generation: this.stateOf(host).generation + 1n, containers, unchanged: false };
     this.desired.set(host, state);
     return state;
   }

@@ -66,6 +66,14 @@ export async function bumpGenerations(trx: Kysely<Database>, hosts: readonly str
   return new Map(rows.map((r) => [r.name, Number(r.desired_generation)]));
 }
 
+/** The epoch and desired generation of each named host that exists (host → both). */
+export async function hostGenerations(db: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, { epoch: number; generation: number }>> {
+  if (hosts.length === 0) return new Map();
+  const { rows } = await sql<{ name: string; epoch: string; desired_generation: string }>`
+    SELECT name, epoch, desired_generation FROM hosts WHERE name = ANY(${sql.val([...hosts])}::text[])`.execute(db);
+  return new Map(rows.map((r) => [r.name, { epoch: Number(r.epoch), generation: Number(r.desired_generation) }]));
+}
+
 /** The update of {@link bumpGenerations} as a CTE named `bumped`, to be part of a larger statement. */
 export function bumpGenerationsCte(hosts: readonly string[]): RawBuilder<unknown> {
   // Rows are locked in name order, as every multi-host update does, so two never deadlock. NO KEY

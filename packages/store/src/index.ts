@@ -40,6 +40,7 @@ export {
   type HostRegistration,
   registerHosts,
   bumpGenerations,
+  hostGenerations,
   setHostState,
   touchHeartbeats,
   recordAppliedGenerations,

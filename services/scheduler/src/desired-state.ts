@@ -37,6 +37,7 @@ export async function buildDesiredStates(db: Kysely<Database>, hosts: readonly s
           command: c.command,
         };
       }),
+      unchanged: false,
     });
   }
   return states;

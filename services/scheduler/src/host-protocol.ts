@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
 import { workerV1 } from '@fjord/proto';
 import {
+  hostGenerations,
   recordAppliedGenerations,
   recordObserved,
   touchHeartbeats,
@@ -52,7 +53,7 @@ const SYNC_STALE_MS = 2000;
  * syncs can never take every database connection from the applier.
  */
 export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Subjects, log: Logger): Subscription {
-  let waiting: { host: string; msg: Msg; at: number }[] = [];
+  let waiting: { request: workerV1.SyncRequest; msg: Msg; at: number }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let reading = false;
   const answer = (): void => {
@@ -67,14 +68,9 @@ export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Su
     if (waiting.length === 0) return;
     const batch = waiting.splice(0, MAX_SYNC_BATCH);
     reading = true;
-    buildDesiredStates(db, [...new Set(batch.map((b) => b.host))])
+    answerSyncs(db, batch)
       .then(
-        (states) => {
-          for (const { host, msg } of batch) {
-            const state = states.get(host) ?? { host, epoch: 0n, generation: 0n, containers: [] };
-            msg.respond(encode(workerV1.DesiredState, state));
-          }
-        },
+        () => undefined,
         (error: unknown) => log.warn({ err: error, hosts: batch.length }, 'sync requests failed'),
       )
       .finally(() => {
@@ -88,11 +84,33 @@ export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Su
       if (err) return;
       const request = hostMessage(subjects, msg, workerV1.SyncRequest, 'SyncRequest', log);
       if (!request) return;
-      waiting.push({ host: request.host, msg, at: Date.now() });
+      waiting.push({ request, msg, at: Date.now() });
       // A short wait gathers a burst into one read; a read in progress gathers them anyway.
       if (!reading) timer ??= setTimeout(answer, 10);
     },
   });
+}
+
+/**
+ * Answers a batch of sync requests. A worker that has applied its host's current generation (and
+ * says it understands the short answer) gets `unchanged` and no containers: a periodic sync of an
+ * up-to-date host, the usual case, reads only the host's row. The others get the whole state.
+ */
+async function answerSyncs(db: Kysely<Database>, batch: readonly { request: workerV1.SyncRequest; msg: Msg }[]): Promise<void> {
+  const current = await hostGenerations(db, [...new Set(batch.filter((b) => b.request.acceptsUnchanged).map((b) => b.request.host))]);
+  const upToDate = (r: workerV1.SyncRequest) => {
+    const host = current.get(r.host);
+    return host !== undefined && BigInt(host.epoch) === r.epoch && BigInt(host.generation) === r.haveGeneration;
+  };
+  const full = batch.filter((b) => !(b.request.acceptsUnchanged && upToDate(b.request)));
+  const states = await buildDesiredStates(db, [...new Set(full.map((b) => b.request.host))]);
+  for (const { request, msg } of batch) {
+    const { host } = request;
+    const state: workerV1.DesiredState = full.some((b) => b.msg === msg)
+      ? (states.get(host) ?? { host, epoch: 0n, generation: 0n, containers: [], unchanged: false })
+      : { host, epoch: request.epoch, generation: request.haveGeneration, containers: [], unchanged: true };
+    msg.respond(encode(workerV1.DesiredState, state));
+  }
 }
 
 /** A host's heartbeat time is written at most this often. */

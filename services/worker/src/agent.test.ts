@@ -80,7 +80,7 @@ const container = (runtimeName: string): workerV1.DesiredContainer => ({
 });
 
 const desired = (generation: bigint, names: string[], epoch = 1n) =>
-  encode(workerV1.DesiredState, { host, epoch, generation, containers: names.map(container) });
+  encode(workerV1.DesiredState, { host, epoch, generation, containers: names.map(container), unchanged: false });
 
 async function until(what: string, check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
@@ -101,9 +101,11 @@ function setup(opts: { epoch?: () => bigint; refuse?: number } = {}) {
     registrations++;
     return encode(workerV1.RegisterHostReply, { error: '', epoch: opts.epoch?.() ?? 1n, heartbeatIntervalMs: 20 });
   });
+  const syncs: workerV1.SyncRequest[] = [];
   bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
     const req = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
-    return encode(workerV1.DesiredState, { host, epoch: req.epoch, generation: 0n, containers: [] });
+    syncs.push(req);
+    return encode(workerV1.DesiredState, { host, epoch: req.epoch, generation: 0n, containers: [], unchanged: false });
   });
   agent = new Agent({
     nc: bus.connection(),
@@ -115,7 +117,7 @@ function setup(opts: { epoch?: () => bigint; refuse?: number } = {}) {
     hooks: { onApplied: (generation) => void applied.push(generation) },
   });
   agent.start();
-  return { bus, runtime, applied, agent, registrations: () => registrations };
+  return { bus, runtime, applied, agent, syncs, registrations: () => registrations };
 }
 
 describe('Agent', () => {
@@ -153,7 +155,7 @@ describe('Agent', () => {
     bus.deliver(subject, desired(5n, ['c-again']));
     bus.deliver(subject, desired(3n, ['c-old']));
     bus.deliver(subject, desired(9n, ['c-fenced'], 0n));
-    bus.deliver(subject, encode(workerV1.DesiredState, { host: 'hv2', epoch: 1n, generation: 9n, containers: [] }));
+    bus.deliver(subject, encode(workerV1.DesiredState, { host: 'hv2', epoch: 1n, generation: 9n, containers: [], unchanged: false }));
     bus.deliver(subject, new Uint8Array([0xff, 0xff, 0xff]));
     await new Promise((r) => setTimeout(r, 30));
     expect(applied).toEqual([0n, 5n]);
@@ -170,6 +172,30 @@ describe('Agent', () => {
     await until('heartbeats carry epoch 2', () => bus.sent(HostVerb.Heartbeat, workerV1.Heartbeat).at(-1)?.epoch === 2n);
     // The sync after registering is applied, whatever generation the new epoch starts at.
     await until('the resync was applied', () => applied.length === 2);
+  });
+
+  it('says in its syncs what it has applied, and takes an unchanged answer as nothing to do', async () => {
+    const { bus, applied, agent, syncs } = setup();
+    await until('the first sync was applied', () => applied.length === 1);
+    // Until it has applied a state, it asks for the whole of it.
+    expect(syncs[0]).toEqual({ host, epoch: 1n, haveGeneration: 0n, acceptsUnchanged: false });
+    const syncSubject = s.host(host, HostVerb.Sync);
+    const requests: workerV1.SyncRequest[] = [];
+    bus.handlers.set(syncSubject, (data) => {
+      const req = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+      requests.push(req);
+      return encode(workerV1.DesiredState, { host, epoch: req.epoch, generation: req.haveGeneration, containers: [], unchanged: true });
+    });
+    bus.deliver(s.host(host, HostVerb.Desired), desired(5n, ['c-five']));
+    await until('generation 5 applied', () => applied.at(-1) === 5n);
+    agent.reconnected();
+    await until('a sync was answered', () => requests.length === 1);
+    expect(requests[0]).toEqual({ host, epoch: 1n, haveGeneration: 5n, acceptsUnchanged: true });
+    // Nothing is applied again (an unchanged answer lists no containers), and generation 5 counts as seen.
+    bus.deliver(s.host(host, HostVerb.Desired), desired(5n, ['c-five']));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(applied).toEqual([0n, 5n]);
+    expect(agent.stats()).toMatchObject({ appliedGeneration: 5n, containersRunning: 1 });
   });
 
   it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {

@@ -420,20 +420,22 @@ export class Agent {
       this.syncRetry = undefined;
     }
     this.syncing = true;
-    const request = encode(workerV1.SyncRequest, { host: this.host.name, epoch: this.epoch, haveGeneration: this.appliedGeneration });
+    // Once this process has applied a state, an up-to-date host is answered `unchanged`, without its containers.
+    const request = encode(workerV1.SyncRequest, { host: this.host.name, epoch: this.epoch, haveGeneration: this.appliedGeneration, acceptsUnchanged: this.applied !== undefined });
     void this.nc
       .request(this.subjectOf.sync, request, { timeout: this.timing.requestTimeoutMs })
       .then(
         (msg) => {
           this.syncing = false;
-          let state: HostDesiredState;
+          let reply: workerV1.DesiredState;
           try {
-            state = desiredFromWire(decode(workerV1.DesiredState, 'DesiredState', this.subjectOf.sync, msg.data));
+            reply = decode(workerV1.DesiredState, 'DesiredState', this.subjectOf.sync, msg.data);
           } catch (err) {
             this.drop({ err }, `dropped malformed sync reply for ${this.host.name}`);
             return;
           }
-          this.offer(state, 'sync');
+          if (reply.unchanged) this.confirmUnchanged(reply);
+          else this.offer(desiredFromWire(reply), 'sync');
         },
         (err: unknown) => {
           this.syncing = false;
@@ -451,6 +453,19 @@ export class Agent {
           this.sync(reason);
         }
       });
+  }
+
+  /**
+   * A sync reply saying the host is still at the generation this agent reported applied: nothing
+   * to apply. That generation now counts as seen (a republished copy of it will be ignored).
+   */
+  private confirmUnchanged(reply: workerV1.DesiredState): void {
+    if (reply.host !== this.host.name || reply.epoch !== this.epoch) {
+      this.drop({ host: reply.host, epoch: String(reply.epoch) }, `dropped an unchanged sync reply for ${reply.host} (epoch ${reply.epoch}) sent to ${this.host.name}`);
+      return;
+    }
+    if (this.newest === undefined || reply.generation > this.newest) this.newest = reply.generation;
+    this.log.debug({ generation: String(reply.generation) }, `${this.host.name} is up to date`);
   }
 
   /** Applies the fencing and generation rules, then queues `state` for the reconcile loop. */

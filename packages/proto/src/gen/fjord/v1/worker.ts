@@ -51,6 +51,11 @@ export interface DesiredState {
   epoch: bigint;
   generation: bigint;
   containers: DesiredContainer[];
+  /**
+   * Only in a reply to a sync request that set accepts_unchanged: the host's desired state is
+   * still the generation the worker reported applied, and no containers are listed.
+   */
+  unchanged: boolean;
 }
 
 export interface DesiredContainer {
@@ -73,6 +78,12 @@ export interface SyncRequest {
   host: string;
   epoch: bigint;
   haveGeneration: bigint;
+  /**
+   * The worker has applied have_generation in this process and understands a reply with
+   * `unchanged` set: when the host is still at that generation and epoch, the reply lists no
+   * containers (a periodic sync of an up-to-date host reads and sends only the host's row).
+   */
+  acceptsUnchanged: boolean;
 }
 
 /** Published on fjord.v1.host.<host>.status after each reconcile. */
@@ -613,7 +624,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
 };
 
 function createBaseDesiredState(): DesiredState {
-  return { host: "", epoch: 0n, generation: 0n, containers: [] };
+  return { host: "", epoch: 0n, generation: 0n, containers: [], unchanged: false };
 }
 
 export const DesiredState: MessageFns<DesiredState> = {
@@ -635,6 +646,9 @@ export const DesiredState: MessageFns<DesiredState> = {
     }
     for (const v of message.containers) {
       DesiredContainer.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.unchanged !== false) {
+      writer.uint32(40).bool(message.unchanged);
     }
     return writer;
   },
@@ -684,6 +698,14 @@ export const DesiredState: MessageFns<DesiredState> = {
             message.containers.push(DesiredContainer.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unchanged = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -704,6 +726,7 @@ export const DesiredState: MessageFns<DesiredState> = {
       containers: globalThis.Array.isArray(object?.containers)
         ? object.containers.map((e: any) => DesiredContainer.fromJSON(e))
         : [],
+      unchanged: isSet(object.unchanged) ? globalThis.Boolean(object.unchanged) : false,
     };
   },
 
@@ -721,6 +744,9 @@ export const DesiredState: MessageFns<DesiredState> = {
     if (message.containers?.length) {
       obj.containers = message.containers.map((e) => DesiredContainer.toJSON(e));
     }
+    if (message.unchanged !== false) {
+      obj.unchanged = message.unchanged;
+    }
     return obj;
   },
 
@@ -735,6 +761,7 @@ export const DesiredState: MessageFns<DesiredState> = {
       ? BigInt(object.generation)
       : 0n;
     message.containers = object.containers?.map((e) => DesiredContainer.fromPartial(e)) || [];
+    message.unchanged = object.unchanged ?? false;
     return message;
   },
 };
@@ -1002,7 +1029,7 @@ export const DesiredContainer: MessageFns<DesiredContainer> = {
 };
 
 function createBaseSyncRequest(): SyncRequest {
-  return { host: "", epoch: 0n, haveGeneration: 0n };
+  return { host: "", epoch: 0n, haveGeneration: 0n, acceptsUnchanged: false };
 }
 
 export const SyncRequest: MessageFns<SyncRequest> = {
@@ -1021,6 +1048,9 @@ export const SyncRequest: MessageFns<SyncRequest> = {
         throw new globalThis.Error("value provided for field message.haveGeneration of type uint64 too large");
       }
       writer.uint32(24).uint64(message.haveGeneration);
+    }
+    if (message.acceptsUnchanged !== false) {
+      writer.uint32(32).bool(message.acceptsUnchanged);
     }
     return writer;
   },
@@ -1062,6 +1092,14 @@ export const SyncRequest: MessageFns<SyncRequest> = {
             message.haveGeneration = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.acceptsUnchanged = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1083,6 +1121,11 @@ export const SyncRequest: MessageFns<SyncRequest> = {
         : isSet(object.have_generation)
         ? BigInt(object.have_generation)
         : 0n,
+      acceptsUnchanged: isSet(object.acceptsUnchanged)
+        ? globalThis.Boolean(object.acceptsUnchanged)
+        : isSet(object.accepts_unchanged)
+        ? globalThis.Boolean(object.accepts_unchanged)
+        : false,
     };
   },
 
@@ -1097,6 +1140,9 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     if (message.haveGeneration !== 0n) {
       obj.haveGeneration = message.haveGeneration.toString();
     }
+    if (message.acceptsUnchanged !== false) {
+      obj.acceptsUnchanged = message.acceptsUnchanged;
+    }
     return obj;
   },
 
@@ -1110,6 +1156,7 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     message.haveGeneration = (object.haveGeneration !== undefined && object.haveGeneration !== null)
       ? BigInt(object.haveGeneration)
       : 0n;
+    message.acceptsUnchanged = object.acceptsUnchanged ?? false;
     return message;
   },
 };

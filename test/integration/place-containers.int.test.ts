@@ -14,6 +14,7 @@ import {
   FencedError,
   placeContainers,
   readOutbox,
+  recordChanges,
   registerHosts,
   type ContainerToPlace,
   type Fence,
@@ -142,5 +143,32 @@ describe('placeContainers', () => {
     const before = await footprint();
     await expect(placeContainers(env.db, [container('new', 'green', 'hv1'), container('a1', 'blue', 'hv1')], fence)).rejects.toThrow(/containers_tenant_name_key/);
     expect(await footprint()).toEqual(before);
+  });
+
+  it("takes the event-order lock only after its hosts' row locks: waiting for a host, it holds up no other event writer", async () => {
+    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const hostLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = env.db.transaction().execute(async (trx) => {
+      await sql`SELECT 1 FROM hosts WHERE name = 'hv1' FOR UPDATE`.execute(trx);
+      locked();
+      await held;
+    });
+    await hostLocked;
+    const placing = placeContainers(env.db, [container('lock-order', 'blue', 'hv1')], fence);
+    let otherWriter: Promise<string> | undefined;
+    let other: string;
+    try {
+      await sleep(200); // the placement is now waiting for hv1's row
+      otherWriter = recordChanges(env.db, [{ kind: 'test', subject: 'lock-order', message: 'another writer' }], []).then(() => 'committed');
+      other = await Promise.race([otherWriter, sleep(2000).then(() => 'waited')]);
+    } finally {
+      release(); // and let every statement finish, so that a failure leaves no connection busy
+      await Promise.allSettled([holder, placing, otherWriter]);
+    }
+    expect(other).toBe('committed');
+    expect((await placing).map((c) => c.name)).toEqual(['lock-order']);
   });
 });

@@ -362,7 +362,7 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     const recorded = (await listEvents(env.db, from, undefined, 10_000)).map((e) => e.sequence);
     expect(recorded.length).toBeGreaterThanOrEqual(2 * names.length);
     await eventually('every recorded event watched', () => received.length >= recorded.length);
-    expect(received).toEqual(recorded);
+    expect(received.slice(0, recorded.length)).toEqual(recorded);
     stream.cancel();
     for (const name of names) await unary(placement, placement.deleteContainer, { tenant: 'acme', name });
   });

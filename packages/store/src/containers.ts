@@ -182,7 +182,7 @@ async function recordPlacement(
     const { rows } = await sql<Row>`
       WITH ${inserting},
       ${bumpGenerationsCte(hosts)},
-      ${recordChangesCte(events, hosts)},
+      ${recordChangesCte(events, hosts, { lockAfter: 'bumped' })},
       ${fenceCte(fence)},
       checked AS MATERIALIZED (
         SELECT fjord_check(EXISTS (SELECT 1 FROM fence), ${FENCED}, 'the lease is gone') AND ${addressesChecked} AS ok

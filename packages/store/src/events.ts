@@ -31,24 +31,31 @@ export async function recordChanges(trx: Kysely<Database>, events: readonly NewE
 }
 
 /**
- * Held from a writer's first event until its commit (an advisory lock, transaction-scoped), so
- * that event writers commit in the order of their sequence numbers. Without it the applier and
- * the host protocol could commit 101 before 100: the relay would publish 101 first, and a watcher,
- * which drops any sequence not above the last it sent, would never send 100.
+ * Taken by a writer just before its events take their sequence numbers and held until it commits
+ * (an advisory lock, transaction-scoped), so that event writers commit in the order of their
+ * sequence numbers. Without it the applier and the host protocol could commit 101 before 100: the
+ * relay would publish 101 first, and a watcher, which drops any sequence not above the last it
+ * sent, would never send 100. It is the last lock a writer takes (its row locks come first), so
+ * it cannot close a cycle with them.
  */
 const EVENT_ORDER_LOCK = 0x666a6f7264; // 'fjord'
 
 /**
- * The inserts of {@link recordChanges} as CTEs (`ev_order`, `ev`, `queued`), to be part of a
- * larger statement: `events` is a query of (kind, tenant, subject, host, message) rows, such as
- * {@link eventRows}. The events take their sequence numbers under {@link EVENT_ORDER_LOCK}. No
- * outbox row is queued when there is neither an event nor a changed host.
+ * The inserts of {@link recordChanges} as CTEs (`ev_rows`, `ev_order`, `ev`, `queued`), to be part
+ * of a larger statement: `events` is a query of (kind, tenant, subject, host, message) rows, such
+ * as {@link eventRows}. When there are events they take their sequence numbers under
+ * {@link EVENT_ORDER_LOCK}, after the CTE named `lockAfter` (one that locks rows) has run. No outbox
+ * row is queued when there is neither an event nor a changed host.
  */
-export function recordChangesCte(events: RawBuilder<unknown>, changedHosts: readonly string[]): RawBuilder<unknown> {
-  return sql`ev_order AS MATERIALIZED (SELECT pg_advisory_xact_lock(${sql.lit(EVENT_ORDER_LOCK)})),
+export function recordChangesCte(events: RawBuilder<unknown>, changedHosts: readonly string[], { lockAfter }: { lockAfter?: string } = {}): RawBuilder<unknown> {
+  const after = lockAfter === undefined ? sql`` : sql` AND (SELECT count(*) FROM ${sql.id(lockAfter)}) >= 0`;
+  return sql`ev_rows AS MATERIALIZED (${events}),
+    ev_order AS MATERIALIZED (
+      SELECT pg_advisory_xact_lock(${sql.lit(EVENT_ORDER_LOCK)}) WHERE EXISTS (SELECT FROM ev_rows)${after}
+    ),
     ev AS (
       INSERT INTO events (kind, tenant, subject, host, message)
-      SELECT kind, tenant, subject, host, message FROM (${events}) AS e(kind, tenant, subject, host, message)
+      SELECT kind, tenant, subject, host, message FROM ev_rows AS e(kind, tenant, subject, host, message)
       WHERE EXISTS (SELECT FROM ev_order)
       RETURNING sequence
     ),

@@ -66,7 +66,10 @@ export async function bumpGenerations(trx: Kysely<Database>, hosts: readonly str
   return new Map(rows.map((r) => [r.name, Number(r.desired_generation)]));
 }
 
-/** The epoch and desired generation of each named host that exists (host → both). */
+/**
+ * The epoch and desired generation of each named host that exists (host → both): what a sync
+ * compares with the worker's, without reading the containers as `hostsWithContainers` does.
+ */
 export async function hostGenerations(db: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, { epoch: number; generation: number }>> {
   if (hosts.length === 0) return new Map();
   const { rows } = await sql<{ name: string; epoch: string; desired_generation: string }>`

@@ -48,7 +48,7 @@ const SYNC_STALE_MS = 2000;
 
 /**
  * Answers sync requests on every replica (a queue group shares them): the host's whole desired
- * state, read from Postgres. One read at a time per replica: requests arriving meanwhile (a fleet
+ * state, read from Postgres, or `unchanged` (see {@link answerSyncs}). One read at a time per replica: requests arriving meanwhile (a fleet
  * reconnecting, periodic syncs) wait and are answered together from the next read, so a burst of
  * syncs can never take every database connection from the applier.
  */
@@ -102,15 +102,15 @@ async function answerSyncs(db: Kysely<Database>, batch: readonly { request: work
     const host = current.get(r.host);
     return host !== undefined && BigInt(host.epoch) === r.epoch && BigInt(host.generation) === r.haveGeneration;
   };
-  const full = batch.filter((b) => !(b.request.acceptsUnchanged && upToDate(b.request)));
-  const states = await buildDesiredStates(db, [...new Set(full.map((b) => b.request.host))]);
-  for (const { request, msg } of batch) {
+  const unchanged = batch.map((b) => b.request.acceptsUnchanged && upToDate(b.request));
+  const states = await buildDesiredStates(db, [...new Set(batch.filter((_, i) => !unchanged[i]).map((b) => b.request.host))]);
+  batch.forEach(({ request, msg }, i) => {
     const { host } = request;
-    const state: workerV1.DesiredState = full.some((b) => b.msg === msg)
-      ? (states.get(host) ?? { host, epoch: 0n, generation: 0n, containers: [], unchanged: false })
-      : { host, epoch: request.epoch, generation: request.haveGeneration, containers: [], unchanged: true };
+    const state: workerV1.DesiredState = unchanged[i]
+      ? { host, epoch: request.epoch, generation: request.haveGeneration, containers: [], unchanged: true }
+      : (states.get(host) ?? { host, epoch: 0n, generation: 0n, containers: [], unchanged: false });
     msg.respond(encode(workerV1.DesiredState, state));
-  }
+  });
 }
 
 /** A host's heartbeat time is written at most this often. */

@@ -174,28 +174,35 @@ describe('Agent', () => {
     await until('the resync was applied', () => applied.length === 2);
   });
 
-  it('says in its syncs what it has applied, and takes an unchanged answer as nothing to do', async () => {
-    const { bus, applied, agent, syncs } = setup();
+  it('says in its syncs what it has applied, and takes only a matching unchanged answer as nothing to do', async () => {
+    const { bus, runtime, applied, agent, syncs } = setup();
     await until('the first sync was applied', () => applied.length === 1);
     // Until it has applied a state, it asks for the whole of it.
     expect(syncs[0]).toEqual({ host, epoch: 1n, haveGeneration: 0n, acceptsUnchanged: false });
-    const syncSubject = s.host(host, HostVerb.Sync);
-    const requests: workerV1.SyncRequest[] = [];
-    bus.handlers.set(syncSubject, (data) => {
-      const req = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
-      requests.push(req);
-      return encode(workerV1.DesiredState, { host, epoch: req.epoch, generation: req.haveGeneration, containers: [], unchanged: true });
-    });
-    bus.deliver(s.host(host, HostVerb.Desired), desired(5n, ['c-five']));
+    const desiredSubject = s.host(host, HostVerb.Desired);
+    bus.deliver(desiredSubject, desired(5n, ['c-five']));
     await until('generation 5 applied', () => applied.at(-1) === 5n);
+    const unchanged = (generation: bigint) => encode(workerV1.DesiredState, { host, epoch: 1n, generation, containers: [], unchanged: true });
+    let answer = unchanged(5n);
+    bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
+      syncs.push(decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data));
+      return answer;
+    });
     agent.reconnected();
-    await until('a sync was answered', () => requests.length === 1);
-    expect(requests[0]).toEqual({ host, epoch: 1n, haveGeneration: 5n, acceptsUnchanged: true });
-    // Nothing is applied again (an unchanged answer lists no containers), and generation 5 counts as seen.
-    bus.deliver(s.host(host, HostVerb.Desired), desired(5n, ['c-five']));
+    await until('a sync was answered', () => syncs.length === 2);
+    expect(syncs[1]).toEqual({ host, epoch: 1n, haveGeneration: 5n, acceptsUnchanged: true });
+    // An answer for another generation than the one applied is dropped, and so is an 'unchanged'
+    // message on the desired subject: neither may stand for an empty state, nor hide generation 6.
+    answer = unchanged(6n);
+    agent.reconnected();
+    await until('the second sync was answered', () => syncs.length === 3);
+    bus.deliver(desiredSubject, unchanged(7n));
     await new Promise((r) => setTimeout(r, 30));
     expect(applied).toEqual([0n, 5n]);
-    expect(agent.stats()).toMatchObject({ appliedGeneration: 5n, containersRunning: 1 });
+    expect([...runtime.containers.keys()]).toEqual(['c-five']);
+    expect(agent.stats()).toMatchObject({ appliedGeneration: 5n, dropped: 2 });
+    bus.deliver(desiredSubject, desired(6n, ['c-six']));
+    await until('generation 6 applied', () => applied.at(-1) === 6n);
   });
 
   it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {

@@ -8,7 +8,8 @@
  *   JetStream) and asks for it with a `sync` request after each registration, after each NATS
  *   reconnect and periodically. Each desired state is the whole state: one with a generation not
  *   above the newest seen is ignored; one from a newer epoch means this incarnation was fenced, so
- *   the agent registers again; one from an older epoch is ignored.
+ *   the agent registers again; one from an older epoch is ignored. Once it has applied a state, a
+ *   sync may be answered `unchanged` (no containers): the host is still at the generation applied.
  * - Reconciles in one serialized loop: while a pass runs, newer desired states replace each other
  *   and only the newest is applied next. After each pass it publishes a status report.
  *
@@ -261,14 +262,19 @@ export class Agent {
 
   /** Handles one message from the desired subject: decode, check host/epoch/generation, queue it. */
   handleDesired(subject: string, data: Uint8Array): void {
-    let state: HostDesiredState;
+    let message: workerV1.DesiredState;
     try {
-      state = desiredFromWire(decode(workerV1.DesiredState, 'DesiredState', subject, data));
+      message = decode(workerV1.DesiredState, 'DesiredState', subject, data);
     } catch (err) {
       this.drop({ err, subject }, `dropped malformed desired state for ${this.host.name}`);
       return;
     }
-    this.offer(state, 'desired');
+    if (message.unchanged) {
+      // Only a sync reply may say `unchanged`; taken as a state here, its empty list would remove everything.
+      this.drop({ subject }, `dropped an 'unchanged' desired state for ${this.host.name}: only a sync reply may say that`);
+      return;
+    }
+    this.offer(desiredFromWire(message), 'desired');
   }
 
   /** Tells the agent its NATS connection came back: it syncs (the owner calls this when `external`). */
@@ -408,7 +414,10 @@ export class Agent {
     void this.register();
   }
 
-  /** Asks for the whole desired state; retries with backoff until answered (or a newer sync starts). */
+  /**
+   * Asks for the desired state (or, once one is applied, whether it is still the one applied);
+   * retries with backoff until answered (or a newer sync starts).
+   */
   private sync(reason: string, attempt = 0): void {
     if (this.stopped || this.epoch === undefined) return;
     if (this.syncing) {
@@ -457,14 +466,17 @@ export class Agent {
 
   /**
    * A sync reply saying the host is still at the generation this agent reported applied: nothing
-   * to apply. That generation now counts as seen (a republished copy of it will be ignored).
+   * to do. One for another host, epoch or generation than this agent's is dropped (the next sync
+   * or desired state brings what is right).
    */
   private confirmUnchanged(reply: workerV1.DesiredState): void {
-    if (reply.host !== this.host.name || reply.epoch !== this.epoch) {
-      this.drop({ host: reply.host, epoch: String(reply.epoch) }, `dropped an unchanged sync reply for ${reply.host} (epoch ${reply.epoch}) sent to ${this.host.name}`);
+    if (reply.host !== this.host.name || reply.epoch !== this.epoch || reply.generation !== this.appliedGeneration) {
+      this.drop(
+        { host: reply.host, epoch: String(reply.epoch), generation: String(reply.generation) },
+        `dropped an 'unchanged' sync reply that does not match ${this.host.name}'s applied generation ${this.appliedGeneration}`,
+      );
       return;
     }
-    if (this.newest === undefined || reply.generation > this.newest) this.newest = reply.generation;
     this.log.debug({ generation: String(reply.generation) }, `${this.host.name} is up to date`);
   }
 

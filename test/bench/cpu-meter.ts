@@ -9,7 +9,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 /** Linux reports process times in USER_HZ ticks, 100 a second on every architecture Node runs on. */
 const MS_PER_TICK = 10;
 
-export type Part = 'scheduler' | 'postgres' | 'nats' | 'bench';
+const PARTS = ['scheduler', 'postgres', 'nats', 'bench'] as const;
+export type Part = (typeof PARTS)[number];
 
 interface Reading {
   /** CPU ticks by pid, for the processes of each part but the benchmark's own. */
@@ -62,13 +63,7 @@ export function cpuMeter(schedulerPid: number): ((placements: number) => PhaseCp
     const end = read(schedulerPid);
     const ms: Record<Part, number> = { scheduler: 0, postgres: 0, nats: 0, bench: end.benchMs - start.benchMs };
     for (const [pid, { part, ticks }] of end.ticks) ms[part] += (ticks - (start.ticks.get(pid)?.ticks ?? 0)) * MS_PER_TICK;
-    const perPlacement = (value: number) => Math.round((value / placements) * 1000) / 1000;
-    return {
-      scheduler: perPlacement(ms.scheduler),
-      postgres: perPlacement(ms.postgres),
-      nats: perPlacement(ms.nats),
-      bench: perPlacement(ms.bench),
-      machineBusyPct: Math.round(((end.busy - start.busy) / Math.max(1, end.total - start.total)) * 100),
-    };
+    const perPlacement = Object.fromEntries(PARTS.map((part) => [part, Math.round((ms[part] / placements) * 1000) / 1000])) as Record<Part, number>;
+    return { ...perPlacement, machineBusyPct: Math.round(((end.busy - start.busy) / Math.max(1, end.total - start.total)) * 100) };
   };
 }

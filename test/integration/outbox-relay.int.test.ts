@@ -3,6 +3,7 @@
  * events published in order, in runs of one tenant, with ids derived from their content, so that
  * publishing a change again (a relay that crashed between publish and delete) stores nothing twice.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { sql } from 'kysely';
@@ -13,6 +14,7 @@ import { placementV1 } from '@fjord/proto';
 import { listEvents, readOutbox, recordChanges } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { OutboxRelay } from '../../services/scheduler/src/relay.js';
+import { commitsWithin, holdTransaction } from '../support/held-transaction.js';
 
 const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
@@ -93,7 +95,7 @@ describe('outbox relay', () => {
       relay.kick();
       await commit(2);
       relay.kick();
-      await new Promise((resolve) => setTimeout(resolve, gapMs / 3));
+      await sleep(gapMs / 3);
       expect(await readOutbox(env.db, 10)).toHaveLength(2);
       await expect.poll(() => batches.length, { timeout: 2000, interval: 5 }).toBe(3);
       expect(batches[1]! - first).toBeGreaterThanOrEqual(gapMs - 5);
@@ -109,38 +111,26 @@ describe('outbox relay', () => {
   it('commits event writers in the order of their sequence numbers, so that the relay never publishes a later event first', async () => {
     const event = (name: string) => ({ kind: 'container.placed', tenant: 'order', subject: `order/${name}`, message: 'test' });
     const visible = async () => (await listEvents(env.db, 0, 'order')).map((e) => e.subject);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let first!: () => void;
-    const firstRecorded = new Promise<void>((resolve) => (first = resolve));
     // Writer A (a transaction, as the applier's) records an event and does not commit yet.
-    const a = env.db.transaction().execute(async (trx) => {
-      await recordChanges(trx, [event('a')], []);
-      first();
-      await held;
-    });
-    await firstRecorded;
+    const a = await holdTransaction(env.db, (trx) => recordChanges(trx, [event('a')], []));
     // Writer B (one statement, as the host protocol's) must wait for A: had it committed first,
     // its event, numbered after A's, would be visible (and relayed) while A's is not.
     const b = recordChanges(env.db, [event('b')], ['hv-order']);
     let visibleWhileAOpen: string[];
     let hostsOnly: string;
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       visibleWhileAOpen = await visible();
       // A change without events has no sequence to order and does not wait.
-      hostsOnly = await Promise.race([
-        recordChanges(env.db, [], ['hv-no-events']).then(() => 'committed'),
-        new Promise<string>((resolve) => setTimeout(() => resolve('waited'), 2000)),
-      ]);
+      hostsOnly = await commitsWithin(recordChanges(env.db, [], ['hv-no-events']), 2000);
     } finally {
-      release(); // even when a check fails: an open transaction would keep the database from being dropped
-      await Promise.allSettled([a, b]);
+      a.release(); // even when a check fails: an open transaction would keep the database from being dropped
+      await Promise.allSettled([a.closed, b]);
     }
     try {
       expect(visibleWhileAOpen).toEqual([]);
       expect(hostsOnly).toBe('committed');
-      await Promise.all([a, b]);
+      await Promise.all([a.closed, b]);
       const events = await listEvents(env.db, 0, 'order');
       expect(events.map((e) => e.subject)).toEqual(['order/a', 'order/b']);
       const rows = (await readOutbox(env.db, 10)).filter((r) => r.event_sequences.length > 0);

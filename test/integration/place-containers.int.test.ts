@@ -4,6 +4,7 @@
  * gone or a network's lowest free blocks fall short, nothing of them does.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -20,6 +21,7 @@ import {
   type Fence,
 } from '@fjord/store';
 import { createTestDatabase, type TestDatabase } from '@fjord/testkit';
+import { commitsWithin, holdTransaction } from '../support/held-transaction.js';
 import { seedPhysicalNetwork } from '../support/placement-setup.js';
 
 let env: TestDatabase;
@@ -105,18 +107,10 @@ describe('placeContainers', () => {
 
   it('writes nothing when a network’s lowest free blocks are held, and names that network', async () => {
     const before = await footprint();
-    let release!: () => void;
-    let held!: () => void;
-    const holding = new Promise<void>((resolve) => (held = resolve));
-    const holder = env.db.transaction().execute(async (trx) => {
-      await sql`SELECT 1 FROM address_blocks WHERE network_id = ${networkIds.get('held')!} FOR UPDATE`.execute(trx);
-      held();
-      await new Promise<void>((resolve) => (release = resolve));
-    });
-    await holding;
+    const holder = await holdTransaction(env.db, (trx) => sql`SELECT 1 FROM address_blocks WHERE network_id = ${networkIds.get('held')!} FOR UPDATE`.execute(trx));
     const err = await placeContainers(env.db, [container('ok', 'blue', 'hv1'), container('stuck', 'held', 'hv2')], fence).catch((e: unknown) => e);
-    release();
-    await holder;
+    holder.release();
+    await holder.closed;
     expect(err).toBeInstanceOf(AddressesShortError);
     expect((err as AddressesShortError).networkIds).toEqual([networkIds.get('held')]);
     expect(await footprint()).toEqual(before);
@@ -146,27 +140,17 @@ describe('placeContainers', () => {
   });
 
   it("takes the event-order lock only after its hosts' row locks: waiting for a host, it holds up no other event writer", async () => {
-    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const hostLocked = new Promise<void>((resolve) => (locked = resolve));
-    const holder = env.db.transaction().execute(async (trx) => {
-      await sql`SELECT 1 FROM hosts WHERE name = 'hv1' FOR UPDATE`.execute(trx);
-      locked();
-      await held;
-    });
-    await hostLocked;
+    const holder = await holdTransaction(env.db, (trx) => sql`SELECT 1 FROM hosts WHERE name = 'hv1' FOR UPDATE`.execute(trx));
     const placing = placeContainers(env.db, [container('lock-order', 'blue', 'hv1')], fence);
-    let otherWriter: Promise<string> | undefined;
+    let otherWriter: Promise<void> | undefined;
     let other: string;
     try {
       await sleep(200); // the placement is now waiting for hv1's row
-      otherWriter = recordChanges(env.db, [{ kind: 'test', subject: 'lock-order', message: 'another writer' }], []).then(() => 'committed');
-      other = await Promise.race([otherWriter, sleep(2000).then(() => 'waited')]);
+      otherWriter = recordChanges(env.db, [{ kind: 'test', subject: 'lock-order', message: 'another writer' }], []);
+      other = await commitsWithin(otherWriter, 2000);
     } finally {
-      release(); // and let every statement finish, so that a failure leaves no connection busy
-      await Promise.allSettled([holder, placing, otherWriter]);
+      holder.release(); // and let every statement finish, so that a failure leaves no connection busy
+      await Promise.allSettled([holder.closed, placing, otherWriter]);
     }
     expect(other).toBe('committed');
     expect((await placing).map((c) => c.name)).toEqual(['lock-order']);

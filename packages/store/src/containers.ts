@@ -333,10 +333,23 @@ export async function hostsWithContainers(db: Kysely<Database>, hosts: readonly 
     WHERE h.name = ANY(${sql.val([...hosts])}::text[])
     ORDER BY h.name, c.runtime_name`.execute(db);
   const byHost = new Map<string, HostWithContainers>();
-  for (const { host: name, epoch, desiredGeneration, runtimeName, memoryBytes, ...container } of rows) {
-    let host = byHost.get(name);
-    if (!host) byHost.set(name, (host = { name, epoch: Number(epoch), desiredGeneration: Number(desiredGeneration), containers: [] }));
-    if (runtimeName !== null) host.containers.push({ ...container, runtimeName, memoryBytes: Number(memoryBytes) }); // null: no containers
+  for (const row of rows) {
+    let host = byHost.get(row.host);
+    if (!host) byHost.set(row.host, (host = { name: row.host, epoch: Number(row.epoch), desiredGeneration: Number(row.desiredGeneration), containers: [] }));
+    if (row.runtimeName === null) continue; // no containers
+    // Field by field: a spread followed by new fields takes V8's slow path (~2 µs a row here).
+    host.containers.push({
+      runtimeName: row.runtimeName,
+      tenant: row.tenant,
+      name: row.name,
+      template: row.template,
+      vlan: row.vlan,
+      address: row.address,
+      cidr: row.cidr,
+      cpuMillis: row.cpuMillis,
+      memoryBytes: Number(row.memoryBytes),
+      command: row.command,
+    });
   }
   return [...byHost.values()];
 }

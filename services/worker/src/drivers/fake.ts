@@ -60,7 +60,7 @@ export class FakeSwitch implements SwitchDriver {
 
   async applyPorts(ports: readonly PortSpec[]): Promise<PortChanges> {
     this.calls.push({ method: 'applyPorts', args: [ports] });
-    const plan = planApplyPorts(this.bridge, this.owner, ports, (await this.listPorts()).map((p) => ({ ...p, uuid: p.name })));
+    const plan = planApplyPorts(this.bridge, this.owner, ports, (await this.listPorts()).map((p) => ({ name: p.name, vlan: p.vlan, externalIds: p.externalIds, uuid: p.name })));
     for (const spec of ports) {
       if (plan.unchanged.includes(spec.name)) continue;
       this.ports.set(spec.name, { name: spec.name, vlan: spec.vlan, externalIds: wantedExternalIds(spec, this.owner) });

@@ -13,6 +13,7 @@ import {
   Allocator,
   createDb,
   FencedError,
+  hostsWithContainers,
   placeContainers,
   readOutbox,
   recordChanges,
@@ -154,5 +155,41 @@ describe('placeContainers', () => {
     }
     expect(other).toBe('committed');
     expect((await placing).map((c) => c.name)).toEqual(['lock-order']);
+  });
+});
+
+describe('hostsWithContainers', () => {
+  it("reads each host's epoch, generation and every field of each container on it, and leaves out unknown hosts", async () => {
+    const capacity = { cpuMillis: 8000, memoryBytes: 2 ** 33, slots: 100 };
+    await registerHosts(env.db, ['hv-read', 'hv-empty'].map((name) => ({ name, labels: {}, physicalNetworks: ['physnet1'], capacity })));
+    const wanted = { ...container('reader', 'green', 'hv-read'), template: 'alpine', cpuMillis: 250, memoryBytes: 2 ** 27, command: 'sleep 60' };
+    const [placed] = await placeContainers(env.db, [wanted], fence);
+    const { rows: hosts } = await sql<{ name: string; epoch: string; g: string }>`
+      SELECT name, epoch, desired_generation AS g FROM hosts WHERE name IN ('hv-read', 'hv-empty') ORDER BY name`.execute(env.db);
+    const { rows: networks } = await sql<{ vlan: number }>`SELECT vlan FROM networks WHERE id = ${networkIds.get('green')!}`.execute(env.db);
+    const read = await hostsWithContainers(env.db, ['hv-read', 'hv-empty', 'hv-unknown']);
+    const host = (name: string) => hosts.find((h) => h.name === name)!;
+    expect(read).toEqual([
+      { name: 'hv-empty', epoch: Number(host('hv-empty').epoch), desiredGeneration: Number(host('hv-empty').g), containers: [] },
+      {
+        name: 'hv-read',
+        epoch: Number(host('hv-read').epoch),
+        desiredGeneration: Number(host('hv-read').g),
+        containers: [
+          {
+            runtimeName: wanted.runtimeName,
+            tenant: 'acme',
+            name: 'reader',
+            template: 'alpine',
+            vlan: networks[0]!.vlan,
+            address: placed!.address,
+            cidr: '10.62.0.0/24',
+            cpuMillis: 250,
+            memoryBytes: 2 ** 27,
+            command: 'sleep 60',
+          },
+        ],
+      },
+    ]);
   });
 });

@@ -17,6 +17,7 @@ import { runSimulator, type Simulator } from '@fjord/worker';
 import { startSchedulerProcess } from '../support/scheduler-process.js';
 import { benchPlacementDecision } from './placement-decision.js';
 import { cpuMeter, type PhaseCpu } from './cpu-meter.js';
+import { stallMeter } from './stall-meter.js';
 import { percentiles, round } from './measure.js';
 
 const TENANTS = ['t0', 't1', 't2', 't3'];
@@ -195,6 +196,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const latencies: number[] = [];
     const offered: Promise<void>[] = [];
     meter = cpuMeter(scheduler.child.pid!);
+    const stalls = stallMeter();
     const start = performance.now();
     for (let i = 0; i < 5000; i++) {
       const due = start + i * 2;
@@ -204,12 +206,16 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       offered.push(place('t3', `l${i}`).then(() => void latencies.push(performance.now() - t)));
     }
     await within('latency phase', 60_000, Promise.all(offered));
+    const at500Stalls = stalls();
     placed += 5000;
     await waitRunning(env, placed, 60_000);
     const at500 = percentiles(latencies);
     const at500Cpu = meter?.(5000);
     const rssAfterThroughput = rssMb(scheduler.child.pid!);
-    progress(`at 500/s offered: p50 ${round(at500.p50)} ms, p99 ${round(at500.p99)} ms; scheduler rss ${rssAfterThroughput} MB${describeCpu(at500Cpu)}`);
+    progress(
+      `at 500/s offered: p50 ${round(at500.p50)} ms, p99 ${round(at500.p99)} ms; scheduler rss ${rssAfterThroughput} MB${describeCpu(at500Cpu)}; ` +
+        `benchmark process: GC ${at500Stalls.gcPauseMsPerS} ms/s (longest ${at500Stalls.gcPauseMaxMs} ms), event loop delay p99 ${at500Stalls.loopDelayP99Ms} ms (max ${at500Stalls.loopDelayMaxMs} ms)`,
+    );
 
     // 4. Memory at 10,000 hosts and 200,000 containers.
     const more = options.fill ? Math.max(0, 10_000 - hosts) : 0;
@@ -244,6 +250,10 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       p99_ms_at_500: round(at500.p99),
       ...cpuFields('single', singleCpu),
       ...cpuFields('at_500', at500Cpu),
+      at_500_bench_gc_pause_ms_per_s: at500Stalls.gcPauseMsPerS,
+      at_500_bench_gc_pause_max_ms: at500Stalls.gcPauseMaxMs,
+      at_500_bench_loop_delay_p99_ms: at500Stalls.loopDelayP99Ms,
+      at_500_bench_loop_delay_max_ms: at500Stalls.loopDelayMaxMs,
       scheduler_rss_mb_after_throughput: rssAfterThroughput,
       ...(options.fill ? { scheduler_rss_mb: rss } : {}),
       containers_total: placed,

@@ -1,7 +1,8 @@
 /**
  * `placeContainers`, the applier's one-statement commit, on real Postgres: addresses, containers,
  * generation bumps, events, outbox row and lease check all land together, or, when the lease is
- * gone or a network's lowest free blocks fall short, nothing of them does.
+ * gone or a network's lowest free blocks fall short, nothing of them does. Also the read of a
+ * host's desired state (`hostsWithContainers`) of what was placed.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,7 +34,7 @@ beforeAll(async () => {
   env = await createTestDatabase();
   await seedPhysicalNetwork(env.db);
   const allocator = new Allocator(env.db);
-  for (const [name, cidr] of [['blue', '10.61.0.0/24'], ['green', '10.62.0.0/24'], ['held', '10.63.0.0/24']] as const) {
+  for (const [name, cidr] of [['blue', '10.61.0.0/24'], ['green', '10.62.0.0/24'], ['held', '10.63.0.0/24'], ['read', '10.64.0.0/24']] as const) {
     await allocator.createNetwork({ tenant: 'acme', name, physicalNetwork: 'physnet1', cidr });
   }
   const { rows } = await sql<{ id: string; name: string }>`SELECT id, name FROM networks WHERE tenant = 'acme'`.execute(env.db);
@@ -88,10 +89,12 @@ describe('placeContainers', () => {
     // In the order given within each network, from the first assignable address (.1 is the gateway).
     expect(['a1', 'a2', 'a3', 'b1'].map((n) => byName.get(n)!.address)).toEqual(['10.61.0.2', '10.61.0.3', '10.61.0.4', '10.62.0.2']);
     expect(byName.get('a2')).toMatchObject({ network: 'blue', cidr: '10.61.0.0/24', addressHost: 3, host: 'hv2', state: 'PENDING' });
-    const { rows: owned } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM addresses WHERE owner = 'container'`.execute(env.db);
+    const { rows: owned } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM addresses WHERE owner = 'container' AND network_id IN (${networkIds.get('blue')!}, ${networkIds.get('green')!})`.execute(env.db);
     expect(owned[0]!.n).toBe(4);
     const after = await footprint();
-    expect(after.generations.map((h) => Number(h.g) - Number(before.generations.find((b) => b.name === h.name)!.g))).toEqual([1, 1]);
+    const generation = (of: typeof before, host: string) => Number(of.generations.find((h) => h.name === host)!.g);
+    expect(['hv1', 'hv2'].map((h) => generation(after, h) - generation(before, h))).toEqual([1, 1]);
     const { rows: events } = await sql<{ subject: string; message: string }>`SELECT subject, message FROM events WHERE kind = 'container.placed' ORDER BY sequence`.execute(env.db);
     expect(events).toContainEqual({ subject: 'acme/b1', message: 'on hv2 at 10.62.0.2' });
     const outbox = await readOutbox(env.db, 10);
@@ -162,11 +165,11 @@ describe('hostsWithContainers', () => {
   it("reads each host's epoch, generation and every field of each container on it, and leaves out unknown hosts", async () => {
     const capacity = { cpuMillis: 8000, memoryBytes: 2 ** 33, slots: 100 };
     await registerHosts(env.db, ['hv-read', 'hv-empty'].map((name) => ({ name, labels: {}, physicalNetworks: ['physnet1'], capacity })));
-    const wanted = { ...container('reader', 'green', 'hv-read'), template: 'alpine', cpuMillis: 250, memoryBytes: 2 ** 27, command: 'sleep 60' };
+    const wanted = { ...container('reader', 'read', 'hv-read'), template: 'alpine', cpuMillis: 250, memoryBytes: 2 ** 27, command: 'sleep 60' };
     const [placed] = await placeContainers(env.db, [wanted], fence);
     const { rows: hosts } = await sql<{ name: string; epoch: string; g: string }>`
       SELECT name, epoch, desired_generation AS g FROM hosts WHERE name IN ('hv-read', 'hv-empty') ORDER BY name`.execute(env.db);
-    const { rows: networks } = await sql<{ vlan: number }>`SELECT vlan FROM networks WHERE id = ${networkIds.get('green')!}`.execute(env.db);
+    const { rows: networks } = await sql<{ vlan: number }>`SELECT vlan FROM networks WHERE id = ${networkIds.get('read')!}`.execute(env.db);
     const read = await hostsWithContainers(env.db, ['hv-read', 'hv-empty', 'hv-unknown']);
     const host = (name: string) => hosts.find((h) => h.name === name)!;
     expect(read).toEqual([
@@ -183,7 +186,7 @@ describe('hostsWithContainers', () => {
             template: 'alpine',
             vlan: networks[0]!.vlan,
             address: placed!.address,
-            cidr: '10.62.0.0/24',
+            cidr: '10.64.0.0/24',
             cpuMillis: 250,
             memoryBytes: 2 ** 27,
             command: 'sleep 60',

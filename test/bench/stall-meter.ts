@@ -5,6 +5,7 @@
  * measuring process itself may account for.
  */
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import { round } from './measure.js';
 
 /** How often the event loop's delay is sampled, ms. */
 const RESOLUTION_MS = 5;
@@ -41,12 +42,12 @@ export function stallMeter(): () => PhaseStalls {
     observer.disconnect();
     const seconds = (performance.now() - start) / 1000;
     // The histogram holds the time between the timer's runs (ns); lateness is that less its period.
-    const ms = (ns: number) => Math.round(Math.max(0, ns / 1e6 - RESOLUTION_MS) * 100) / 100;
+    const lateMs = (ns: number) => round(Math.max(0, ns / 1e6 - RESOLUTION_MS));
     return {
-      gcPauseMsPerS: Math.round((pauses.reduce((a, b) => a + b, 0) / seconds) * 100) / 100,
-      gcPauseMaxMs: Math.round(Math.max(0, ...pauses) * 100) / 100,
-      loopDelayP99Ms: ms(delay.percentile(99)),
-      loopDelayMaxMs: ms(delay.max),
+      gcPauseMsPerS: round(pauses.reduce((a, b) => a + b, 0) / seconds),
+      gcPauseMaxMs: round(Math.max(0, ...pauses)),
+      loopDelayP99Ms: lateMs(delay.percentile(99)),
+      loopDelayMaxMs: lateMs(delay.max),
     };
   };
 }

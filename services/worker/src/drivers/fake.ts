@@ -50,17 +50,21 @@ export class FakeSwitch implements SwitchDriver {
     this.bridgeExists = true;
   }
 
-  async listPorts(): Promise<PortInfo[]> {
+  /** The ports this owner owns, as held (callers of the driver get copies, see {@link listPorts}). */
+  private owned(): PortInfo[] {
     this.needBridge();
-    return [...this.ports.values()]
-      .filter((p) => p.externalIds[OWNER_KEY] === this.owner)
+    return [...this.ports.values()].filter((p) => p.externalIds[OWNER_KEY] === this.owner);
+  }
+
+  async listPorts(): Promise<PortInfo[]> {
+    return this.owned()
       .map((p) => ({ ...p, externalIds: { ...p.externalIds } }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async applyPorts(ports: readonly PortSpec[]): Promise<PortChanges> {
     this.calls.push({ method: 'applyPorts', args: [ports] });
-    const plan = planApplyPorts(this.bridge, this.owner, ports, (await this.listPorts()).map((p) => ({ name: p.name, vlan: p.vlan, externalIds: p.externalIds, uuid: p.name })));
+    const plan = planApplyPorts(this.bridge, this.owner, ports, this.owned().map((p) => ({ name: p.name, vlan: p.vlan, externalIds: p.externalIds, uuid: p.name })));
     for (const spec of ports) {
       if (plan.unchanged.includes(spec.name)) continue;
       this.ports.set(spec.name, { name: spec.name, vlan: spec.vlan, externalIds: wantedExternalIds(spec, this.owner) });
@@ -71,7 +75,7 @@ export class FakeSwitch implements SwitchDriver {
 
   async replugPorts(names: readonly string[]): Promise<string[]> {
     this.calls.push({ method: 'replugPorts', args: [names] });
-    const owned = new Set((await this.listPorts()).map((p) => p.name));
+    const owned = new Set(this.owned().map((p) => p.name));
     const replugged = names.filter((n) => owned.has(n));
     if (replugged.length > 0) this.transactions += 2;
     return replugged;
@@ -79,7 +83,7 @@ export class FakeSwitch implements SwitchDriver {
 
   async removePorts(names: readonly string[]): Promise<string[]> {
     this.calls.push({ method: 'removePorts', args: [names] });
-    const owned = new Set((await this.listPorts()).map((p) => p.name));
+    const owned = new Set(this.owned().map((p) => p.name));
     const removed = names.filter((n) => owned.has(n));
     for (const n of removed) this.ports.delete(n);
     if (removed.length > 0) this.transactions++;

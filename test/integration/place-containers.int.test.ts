@@ -2,7 +2,7 @@
  * `placeContainers`, the applier's one-statement commit, on real Postgres: addresses, containers,
  * generation bumps, events, outbox row and lease check all land together, or, when the lease is
  * gone or a network's lowest free blocks fall short, nothing of them does. Also the read of a
- * host's desired state (`hostsWithContainers`) of what was placed.
+ * host's whole desired state (`readDesiredStates`) of what was placed.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,8 +14,8 @@ import {
   Allocator,
   createDb,
   FencedError,
-  hostsWithContainers,
   placeContainers,
+  readDesiredStates,
   readOutbox,
   recordChanges,
   registerHosts,
@@ -161,7 +161,7 @@ describe('placeContainers', () => {
   });
 });
 
-describe('hostsWithContainers', () => {
+describe('readDesiredStates', () => {
   it("reads each host's epoch, generation and every field of each container on it, and leaves out unknown hosts", async () => {
     const capacity = { cpuMillis: 8000, memoryBytes: 2 ** 33, slots: 100 };
     await registerHosts(env.db, ['hv-read', 'hv-empty'].map((name) => ({ name, labels: {}, physicalNetworks: ['physnet1'], capacity })));
@@ -170,14 +170,16 @@ describe('hostsWithContainers', () => {
     const { rows: hosts } = await sql<{ name: string; epoch: string; g: string }>`
       SELECT name, epoch, desired_generation AS g FROM hosts WHERE name IN ('hv-read', 'hv-empty') ORDER BY name`.execute(env.db);
     const { rows: networks } = await sql<{ vlan: number }>`SELECT vlan FROM networks WHERE id = ${networkIds.get('read')!}`.execute(env.db);
-    const read = await hostsWithContainers(env.db, ['hv-read', 'hv-empty', 'hv-unknown']);
+    const read = await readDesiredStates(env.db, ['hv-read', 'hv-empty', 'hv-unknown']);
     const host = (name: string) => hosts.find((h) => h.name === name)!;
     expect(read).toEqual([
-      { name: 'hv-empty', epoch: Number(host('hv-empty').epoch), desiredGeneration: Number(host('hv-empty').g), containers: [] },
+      { name: 'hv-empty', epoch: Number(host('hv-empty').epoch), desiredGeneration: Number(host('hv-empty').g), base: null, containers: [], removed: [] },
       {
         name: 'hv-read',
         epoch: Number(host('hv-read').epoch),
         desiredGeneration: Number(host('hv-read').g),
+        base: null,
+        removed: [],
         containers: [
           {
             runtimeName: wanted.runtimeName,

@@ -235,11 +235,13 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     const current = (await hostGenerations(env.db, ['hv1'])).get('hv1')!;
     const epoch = BigInt(current.epoch);
     const generation = BigInt(current.generation);
-    expect(await sync({ epoch, haveGeneration: generation, acceptsUnchanged: true })).toEqual({ host: 'hv1', epoch, generation, containers: [], unchanged: true });
-    // Behind, from another epoch, or not understanding the short answer: the whole state.
+    expect(await sync({ epoch, haveGeneration: generation, acceptsUnchanged: true })).toEqual(
+      workerV1.DesiredState.create({ host: 'hv1', epoch, generation, unchanged: true }),
+    );
+    // Behind, from another epoch, or not understanding the short answer: the whole state (never a delta).
     for (const request of [{ haveGeneration: generation - 1n, acceptsUnchanged: true }, { epoch: epoch + 1n, acceptsUnchanged: true }, { acceptsUnchanged: false }]) {
       const reply = await sync({ epoch, haveGeneration: generation, ...request });
-      expect(reply).toMatchObject({ host: 'hv1', epoch, generation, unchanged: false });
+      expect(reply).toMatchObject({ host: 'hv1', epoch, generation, unchanged: false, delta: false });
       expect(reply.containers.map((c) => c.name)).toContain('synced');
     }
   });

@@ -94,12 +94,12 @@ class ScriptedScheduler {
   }
 
   stateOf(host: string): workerV1.DesiredState {
-    return this.desired.get(host) ?? { host, epoch: this.epochs.get(host) ?? 1n, generation: 0n, containers: [], unchanged: false };
+    return this.desired.get(host) ?? workerV1.DesiredState.create({ host, epoch: this.epochs.get(host) ?? 1n });
   }
 
   /** Records a new desired state for `host` (next generation) and returns it, unpublished. */
   want(host: string, containers: workerV1.DesiredContainer[]): workerV1.DesiredState {
-    const state = { host, epoch: this.epochs.get(host) ?? 1n, generation: this.stateOf(host).generation + 1n, containers, unchanged: false };
+    const state = workerV1.DesiredState.create({ host, epoch: this.epochs.get(host) ?? 1n, generation: this.stateOf(host).generation + 1n, containers });
     this.desired.set(host, state);
     return state;
   }
@@ -179,9 +179,9 @@ describe('worker agent over real NATS', () => {
   });
 
   it('ignores a desired state with a stale generation and one from an older epoch', async () => {
-    const stale = { host, epoch: 1n, generation: 1n, containers: [container('c-old')] };
+    const stale = workerV1.DesiredState.create({ host, epoch: 1n, generation: 1n, containers: [container('c-old')] });
     schedNc.publish(s.host(host, HostVerb.Desired), encode(workerV1.DesiredState, stale));
-    const oldEpoch = { host, epoch: 0n, generation: 99n, containers: [container('c-old')] };
+    const oldEpoch = workerV1.DesiredState.create({ host, epoch: 0n, generation: 99n, containers: [container('c-old')] });
     schedNc.publish(s.host(host, HostVerb.Desired), encode(workerV1.DesiredState, oldEpoch));
     await schedNc.flush();
     await sleep(300);
@@ -192,7 +192,7 @@ describe('worker agent over real NATS', () => {
   it('drops a malformed desired message without crashing and keeps applying good ones', async () => {
     const droppedBefore = agent.stats().dropped;
     schedNc.publish(s.host(host, HostVerb.Desired), new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]));
-    const otherHost = { host: 'hv2', epoch: 1n, generation: 50n, containers: [container('c-hv2')] };
+    const otherHost = workerV1.DesiredState.create({ host: 'hv2', epoch: 1n, generation: 50n, containers: [container('c-hv2')] });
     schedNc.publish(s.host(host, HostVerb.Desired), encode(workerV1.DesiredState, otherHost));
     await until('both were dropped', () => agent.stats().dropped === droppedBefore + 2);
 

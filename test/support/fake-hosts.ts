@@ -27,6 +27,7 @@ export async function registerFakeHost(
           slots: 10_000,
           physicalNetworks: ['physnet1'],
           agentVersion: 'test',
+          acceptsDeltas: false,
         }),
         { timeout: 2000 },
       );

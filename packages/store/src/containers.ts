@@ -74,6 +74,7 @@ export async function placeContainers(db: Kysely<Database>, containers: readonly
       INSERT INTO containers (${containerColumns})
       SELECT ${containerValues(sql`p.host`, sql`host(n.cidr + p.host)`)}
       FROM r JOIN pick p ON p.network_id = r.network_id AND p.rn = r.rn JOIN networks n ON n.id = r.network_id
+      LEFT JOIN bumped b ON b.name = r.host
       RETURNING *
     )`,
     containers,
@@ -111,7 +112,7 @@ export async function placeContainersInTransaction(trx: Kysely<Database>, contai
       INSERT INTO containers (${containerColumns})
       SELECT ${containerValues(sql`r.address::inet - n.cidr`, sql`r.address`)}
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(address text, ${containerColumnTypes})
-      JOIN networks n ON n.id = r.network_id
+      JOIN networks n ON n.id = r.network_id LEFT JOIN bumped b ON b.name = r.host
       RETURNING *
     )`,
     containers,
@@ -121,16 +122,18 @@ export async function placeContainersInTransaction(trx: Kysely<Database>, contai
 }
 
 const containerColumns = sql.raw(
-  'id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes, constraints, anti_affinity_group, spread_label, command, runtime_name',
+  'id, tenant, name, network_id, address_host, address, host, template, cpu_millis, memory_bytes, constraints, anti_affinity_group, spread_label, command, runtime_name, generation',
 );
 
 /**
  * The values of {@link containerColumns} from rows `r` of {@link columnsOf}, with the address's
- * offset in its subnet and the address as given (each path derives one from the other in SQL).
+ * offset in its subnet and the address as given (each path derives one from the other in SQL),
+ * and the generation its host was just bumped to (`b`, a row of `bumped`; a host that does not
+ * exist has none, and the insert fails on its foreign key as it should).
  */
 function containerValues(addressHost: RawBuilder<unknown>, address: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`r.id, r.tenant, r.name, r.network_id, ${addressHost}, ${address}, r.host, r.template, r.cpu_millis, r.memory_bytes,
-    r.constraints, r.anti_affinity_group, r.spread_label, r.command, r.runtime_name`;
+    r.constraints, r.anti_affinity_group, r.spread_label, r.command, r.runtime_name, coalesce(b.desired_generation, 0)`;
 }
 
 /** The fields of {@link columnsOf}, typed for jsonb_to_recordset. */
@@ -161,9 +164,10 @@ const FENCED = 'FJ001';
 const SHORT = 'FJ002';
 
 /**
- * Runs `inserting` (CTEs ending in `c`, the inserted containers) with what every placement
- * records: its hosts' generation bumps, a `container.placed` event per container with one outbox
- * row, and the lease check. A failed check raises an error, so the statement writes nothing.
+ * Runs `inserting` (CTEs ending in `c`, the inserted containers, which may read `bumped`) with
+ * what every placement records: its hosts' generation bumps, a `container.placed` event per
+ * container with one outbox row, and the lease check. A failed check raises an error, so the
+ * statement writes nothing.
  */
 async function recordPlacement(
   db: Kysely<Database>,
@@ -180,8 +184,8 @@ async function recordPlacement(
   try {
     // `checked` is the outer side of the join so that it is evaluated even should `c` be empty.
     const { rows } = await sql<Row>`
-      WITH ${inserting},
-      ${bumpGenerationsCte(hosts)},
+      WITH ${bumpGenerationsCte(hosts)},
+      ${inserting},
       ${recordChangesCte(events, hosts, { lockAfter: 'bumped' })},
       ${fenceCte(fence)},
       checked AS MATERIALIZED (
@@ -282,76 +286,6 @@ export async function listContainers(db: Kysely<Database>, filter: ContainerFilt
   query = query.orderBy('c.tenant').orderBy('c.name');
   if (filter.limit) query = query.limit(filter.limit);
   return (await query.execute()).map(toRecord);
-}
-
-/** A container as a worker needs it in its host's desired state. */
-export interface DesiredContainerRow {
-  runtimeName: string;
-  tenant: string;
-  name: string;
-  template: string;
-  vlan: number;
-  address: string;
-  cidr: string;
-  cpuMillis: number;
-  memoryBytes: number;
-  command: string;
-}
-
-/** A host's epoch and desired generation with every container placed on it. */
-export interface HostWithContainers {
-  name: string;
-  epoch: number;
-  desiredGeneration: number;
-  containers: DesiredContainerRow[];
-}
-
-/**
- * Each named host that exists, with its containers (by runtime name), read in one statement and
- * so from one snapshot: a generation always comes with exactly its containers.
- */
-export async function hostsWithContainers(db: Kysely<Database>, hosts: readonly string[]): Promise<HostWithContainers[]> {
-  if (hosts.length === 0) return [];
-  // Columns come named as the result's fields; bigints arrive as text.
-  type Row = Omit<DesiredContainerRow, 'runtimeName' | 'memoryBytes'> & {
-    host: string;
-    epoch: string;
-    desiredGeneration: string;
-    runtimeName: string | null;
-    memoryBytes: string;
-  };
-  const { rows } = await sql<Row>`
-    SELECT h.name AS host, h.epoch, h.desired_generation AS "desiredGeneration", c.runtime_name AS "runtimeName", c.tenant,
-           c.name, c.template, n.vlan, c.address, n.cidr::text AS cidr, c.cpu_millis AS "cpuMillis", c.memory_bytes AS "memoryBytes",
-           c.command
-    FROM hosts h
-    -- Each host's containers through the host index: a plain join was planned as a scan of every
-    -- container (~10 ms on each relay pass at 35,000). OFFSET 0 keeps the planner from turning the
-    -- LATERAL subquery back into that join.
-    LEFT JOIN LATERAL (SELECT * FROM containers WHERE host = h.name OFFSET 0) c ON true
-    LEFT JOIN networks n ON n.id = c.network_id
-    WHERE h.name = ANY(${sql.val([...hosts])}::text[])
-    ORDER BY h.name, c.runtime_name`.execute(db);
-  const byHost = new Map<string, HostWithContainers>();
-  for (const row of rows) {
-    let host = byHost.get(row.host);
-    if (!host) byHost.set(row.host, (host = { name: row.host, epoch: Number(row.epoch), desiredGeneration: Number(row.desiredGeneration), containers: [] }));
-    if (row.runtimeName === null) continue; // no containers
-    // Field by field: a spread followed by new fields takes V8's slow path (~3 µs a row here).
-    host.containers.push({
-      runtimeName: row.runtimeName,
-      tenant: row.tenant,
-      name: row.name,
-      template: row.template,
-      vlan: row.vlan,
-      address: row.address,
-      cidr: row.cidr,
-      cpuMillis: row.cpuMillis,
-      memoryBytes: Number(row.memoryBytes),
-      command: row.command,
-    });
-  }
-  return [...byHost.values()];
 }
 
 /** Deletes a container row (in the caller's transaction); returns what it was, or undefined. */

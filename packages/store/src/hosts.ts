@@ -22,6 +22,8 @@ export interface HostRegistration {
   labels: Record<string, string>;
   physicalNetworks: string[];
   capacity: Resources;
+  /** Its worker applies desired-state deltas (default false: it is sent whole states). */
+  acceptsDeltas?: boolean;
 }
 
 /**
@@ -36,14 +38,16 @@ export async function registerHosts(
 ): Promise<Map<string, { epoch: number; generation: number; isNew: boolean }>> {
   if (regs.length === 0) return new Map();
   const { rows } = await sql<{ name: string; epoch: string; desired_generation: string; inserted: boolean }>`
-    INSERT INTO hosts (name, labels, physical_networks, cpu_millis, memory_bytes, slots, state, epoch, desired_generation)
-    SELECT r.name, r.labels::jsonb, ARRAY(SELECT jsonb_array_elements_text(r.physnets::jsonb)), r.cpu, r.memory, r.slots, 'READY', 1, 1
+    INSERT INTO hosts (name, labels, physical_networks, cpu_millis, memory_bytes, slots, state, epoch, desired_generation, accepts_deltas)
+    SELECT r.name, r.labels::jsonb, ARRAY(SELECT jsonb_array_elements_text(r.physnets::jsonb)), r.cpu, r.memory, r.slots, 'READY', 1, 1, r.deltas::boolean
     FROM unnest(${sql.val(regs.map((r) => r.name))}::text[], ${sql.val(regs.map((r) => JSON.stringify(r.labels)))}::text[],
                 ${sql.val(regs.map((r) => JSON.stringify(r.physicalNetworks)))}::text[], ${sql.val(regs.map((r) => r.capacity.cpuMillis))}::int[],
-                ${sql.val(regs.map((r) => r.capacity.memoryBytes))}::bigint[], ${sql.val(regs.map((r) => r.capacity.slots))}::int[])
-         AS r(name, labels, physnets, cpu, memory, slots)
+                ${sql.val(regs.map((r) => r.capacity.memoryBytes))}::bigint[], ${sql.val(regs.map((r) => r.capacity.slots))}::int[],
+                ${sql.val(regs.map((r) => String(r.acceptsDeltas ?? false)))}::text[]) -- as text: postgres.js did not send a boolean array as boolean[]
+         AS r(name, labels, physnets, cpu, memory, slots, deltas)
     ON CONFLICT (name) DO UPDATE SET
       labels = EXCLUDED.labels,
+      accepts_deltas = EXCLUDED.accepts_deltas,
       physical_networks = EXCLUDED.physical_networks,
       cpu_millis = EXCLUDED.cpu_millis,
       memory_bytes = EXCLUDED.memory_bytes,
@@ -68,7 +72,7 @@ export async function bumpGenerations(trx: Kysely<Database>, hosts: readonly str
 
 /**
  * The epoch and desired generation of each named host that exists (host → both): what a sync
- * compares with the worker's, without reading the containers as `hostsWithContainers` does.
+ * compares with the worker's, without reading the containers as `readDesiredStates` does.
  */
 export async function hostGenerations(db: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, { epoch: number; generation: number }>> {
   if (hosts.length === 0) return new Map();

@@ -27,13 +27,11 @@ export {
   findContainers,
   findNetworks,
   listContainers,
-  hostsWithContainers,
-  type HostWithContainers,
-  type DesiredContainerRow,
   deleteContainerRow,
   recordObserved,
   groupMembers,
 } from './containers.js';
+export { type DesiredContainerRow, type HostDesiredRead, type PublishedGeneration, readDesiredStates, recordRemovals, pruneRemovals } from './desired.js';
 export { type NewEvent, type EventRecord, recordChanges, listEvents, eventsBySequence, lastEventSequence, readOutbox, deleteOutbox } from './events.js';
 export {
   type HostRecord,

@@ -5,6 +5,7 @@ import { migration0003OutboxPerCommit } from './migrations/0003-outbox-per-commi
 import { migration0004HostLiveness } from './migrations/0004-host-liveness.js';
 import { migration0005StatementChecks } from './migrations/0005-statement-checks.js';
 import { migration0006RoomForUpdates } from './migrations/0006-room-for-updates.js';
+import { migration0007DesiredDeltas } from './migrations/0007-desired-deltas.js';
 
 /**
  * Every migration, by name; kysely applies them in name order. Append new ones here
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   '0004-host-liveness': migration0004HostLiveness,
   '0005-statement-checks': migration0005StatementChecks,
   '0006-room-for-updates': migration0006RoomForUpdates,
+  '0007-desired-deltas': migration0007DesiredDeltas,
 };
 
 /** Applies every pending migration; throws the first failure with the migration's name. */

@@ -15,6 +15,7 @@ export interface HostsTable {
   state: string;
   epoch: Int8;
   desired_generation: Int8;
+  accepts_deltas: Generated<boolean>;
   registered_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -43,6 +44,8 @@ export interface ContainersTable {
   spread_label: string | null;
   command: Generated<string>;
   runtime_name: string;
+  /** The host's desired generation the container arrived with (migration 0007). */
+  generation: Generated<Int8>;
   state: Generated<string>;
   observed: Generated<string>;
   created_at: Timestamp;
@@ -77,7 +80,14 @@ export interface OutboxTable {
   created_at: Timestamp;
 }
 
-/** The tables of migrations 0002–0004. */
+/** A container removed from a host, until the relay has published the generation that removed it (migration 0007). */
+export interface RemovedContainersTable {
+  host: string;
+  generation: Int8;
+  runtime_name: string;
+}
+
+/** The tables of migrations 0002–0007. */
 export interface PlacementTables {
   hosts: HostsTable;
   containers: ContainersTable;
@@ -85,4 +95,5 @@ export interface PlacementTables {
   events: EventsTable;
   outbox: OutboxTable;
   host_liveness: HostLivenessTable;
+  removed_containers: RemovedContainersTable;
 }

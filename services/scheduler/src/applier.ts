@@ -24,6 +24,7 @@ import {
   AddressesShortError,
   constraintName,
   deleteContainerRow,
+  recordRemovals,
   findContainers,
   findNetworks,
   listHosts,
@@ -135,7 +136,8 @@ export class Applier {
         const container = await deleteContainerRow(trx, tenant, name);
         if (!container) throw new NotFoundError('name', `container ${tenant}/${name} does not exist`);
         await new Allocator(trx).releaseAddress(tenant, container.network, container.address);
-        await bumpGenerations(trx, [container.host]);
+        const generations = await bumpGenerations(trx, [container.host]);
+        await recordRemovals(trx, [{ host: container.host, generation: generations.get(container.host)!, runtimeName: container.runtimeName }]);
         await recordChanges(
           trx,
           [{ kind: 'container.deleted', tenant, subject: `${tenant}/${name}`, host: container.host, message: `removed from ${container.host}` }],

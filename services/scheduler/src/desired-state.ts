@@ -1,19 +1,23 @@
 import type { Kysely } from 'kysely';
 import { formatAddress, gatewayAddress, parseCidr } from '@fjord/core';
 import { workerV1 } from '@fjord/proto';
-import { hostsWithContainers, type Database } from '@fjord/store';
+import { readDesiredStates, type Database, type HostDesiredRead, type PublishedGeneration } from '@fjord/store';
 
 /**
- * Builds the whole desired state of each host from the database: its epoch, its generation and
- * every container placed on it, read from one snapshot so that each generation comes with exactly
- * its containers (else the message published under a generation's id could lack a container,
- * and JetStream would drop the correct one later as a duplicate id).
+ * Builds each host's desired state from the database (see `readDesiredStates`): whole, or, for a
+ * host named in `published` whose worker accepts deltas, the changes after the generation it was
+ * last published. Returns the states by host with what was read, which the relay also needs.
  */
-export async function buildDesiredStates(db: Kysely<Database>, hosts: readonly string[]): Promise<Map<string, workerV1.DesiredState>> {
-  const states = new Map<string, workerV1.DesiredState>();
+export async function buildDesiredStates(
+  db: Kysely<Database>,
+  hosts: readonly string[],
+  published?: ReadonlyMap<string, PublishedGeneration>,
+): Promise<Map<string, { state: workerV1.DesiredState; read: HostDesiredRead }>> {
+  const states = new Map<string, { state: workerV1.DesiredState; read: HostDesiredRead }>();
   const subnets = new Map<string, { prefixLength: number; gateway: string }>(); // by cidr
-  for (const h of await hostsWithContainers(db, hosts)) {
-    states.set(h.name, {
+  for (const h of await readDesiredStates(db, hosts, published)) {
+    const delta = h.base !== null;
+    const state: workerV1.DesiredState = {
       host: h.name,
       epoch: BigInt(h.epoch),
       generation: BigInt(h.desiredGeneration),
@@ -38,7 +42,11 @@ export async function buildDesiredStates(db: Kysely<Database>, hosts: readonly s
         };
       }),
       unchanged: false,
-    });
+      delta,
+      baseGeneration: delta ? BigInt(h.base!) : 0n,
+      removed: delta ? h.removed : [],
+    };
+    states.set(h.name, { state, read: h });
   }
   return states;
 }

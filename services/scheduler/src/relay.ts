@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { encode, HostVerb, type Subjects } from '@fjord/bus';
 import { placementV1, workerV1 } from '@fjord/proto';
-import { deleteOutbox, eventsBySequence, readOutbox, type Database, type EventRecord } from '@fjord/store';
+import { deleteOutbox, eventsBySequence, pruneRemovals, readOutbox, type Database, type EventRecord, type PublishedGeneration } from '@fjord/store';
 import { buildDesiredStates } from './desired-state.js';
 
 /** Converts a stored event to its wire form. */
@@ -36,6 +36,10 @@ const EVENTS_PER_READ = 5000;
  * `events:<first sequence>`), so a relay that crashed after publishing and before deleting
  * publishes the same messages again and JetStream drops the repeats. Runs on the leader only, one
  * batch at a time.
+ *
+ * A host's first message from this relay is its whole state; after that, if its worker accepts
+ * deltas, each message holds only the changes since the one before (the relay remembers what it
+ * published to each host, in which epoch). A worker that missed one sees the gap and syncs.
  */
 export class OutboxRelay {
   private readonly js: JetStreamClient;
@@ -45,6 +49,8 @@ export class OutboxRelay {
   private stopped = false;
   private idle: Promise<void> = Promise.resolve();
   private lastPassAt = -Infinity;
+  /** What this relay last published to each host (a new leader's relay starts with whole states). */
+  private readonly published = new Map<string, PublishedGeneration>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -137,14 +143,20 @@ export class OutboxRelay {
   }
 
   private async publishDesired(hosts: string[]): Promise<void> {
-    const states = await buildDesiredStates(this.db, hosts);
+    const states = await buildDesiredStates(this.db, hosts, this.published);
+    const prune: { host: string; generation: number }[] = [];
     await Promise.all(
-      [...states.values()].map((state) =>
-        this.js.publish(this.subjects.host(state.host, HostVerb.Desired), encode(workerV1.DesiredState, state), {
+      [...states.values()].map(async ({ state, read }) => {
+        // Already published (a later commit was seen by an earlier pass): nothing new to send.
+        if (read.base === read.desiredGeneration) return;
+        await this.js.publish(this.subjects.host(state.host, HostVerb.Desired), encode(workerV1.DesiredState, state), {
           msgID: `desired:${state.host}:${state.generation}`,
-        }),
-      ),
+        });
+        this.published.set(read.name, { epoch: read.epoch, generation: read.desiredGeneration });
+        if (read.removed.length > 0) prune.push({ host: read.name, generation: read.desiredGeneration });
+      }),
     );
+    await pruneRemovals(this.db, prune);
   }
 
   /** Publishes the events of some changes (each change's sequences), in batches per change. */

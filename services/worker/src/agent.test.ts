@@ -80,7 +80,7 @@ const container = (runtimeName: string): workerV1.DesiredContainer => ({
 });
 
 const desired = (generation: bigint, names: string[], epoch = 1n) =>
-  encode(workerV1.DesiredState, { host, epoch, generation, containers: names.map(container), unchanged: false });
+  encode(workerV1.DesiredState, workerV1.DesiredState.create({ host, epoch, generation, containers: names.map(container), unchanged: false }));
 
 async function until(what: string, check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
@@ -105,7 +105,7 @@ function setup(opts: { epoch?: () => bigint; refuse?: number } = {}) {
   bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
     const req = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
     syncs.push(req);
-    return encode(workerV1.DesiredState, { host, epoch: req.epoch, generation: 0n, containers: [], unchanged: false });
+    return encode(workerV1.DesiredState, workerV1.DesiredState.create({ host, epoch: req.epoch, generation: 0n, containers: [], unchanged: false }));
   });
   agent = new Agent({
     nc: bus.connection(),
@@ -155,7 +155,7 @@ describe('Agent', () => {
     bus.deliver(subject, desired(5n, ['c-again']));
     bus.deliver(subject, desired(3n, ['c-old']));
     bus.deliver(subject, desired(9n, ['c-fenced'], 0n));
-    bus.deliver(subject, encode(workerV1.DesiredState, { host: 'hv2', epoch: 1n, generation: 9n, containers: [], unchanged: false }));
+    bus.deliver(subject, encode(workerV1.DesiredState, workerV1.DesiredState.create({ host: 'hv2', epoch: 1n, generation: 9n, containers: [], unchanged: false })));
     bus.deliver(subject, new Uint8Array([0xff, 0xff, 0xff]));
     await new Promise((r) => setTimeout(r, 30));
     expect(applied).toEqual([0n, 5n]);
@@ -182,7 +182,7 @@ describe('Agent', () => {
     const desiredSubject = s.host(host, HostVerb.Desired);
     bus.deliver(desiredSubject, desired(5n, ['c-five']));
     await until('generation 5 applied', () => applied.at(-1) === 5n);
-    const unchanged = (generation: bigint) => encode(workerV1.DesiredState, { host, epoch: 1n, generation, containers: [], unchanged: true });
+    const unchanged = (generation: bigint) => encode(workerV1.DesiredState, workerV1.DesiredState.create({ host, epoch: 1n, generation, containers: [], unchanged: true }));
     let answer = unchanged(5n);
     bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
       syncs.push(decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data));

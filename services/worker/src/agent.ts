@@ -6,10 +6,13 @@
  * - Heartbeats (core NATS publish) with its epoch and applied generation.
  * - Hears its desired state on `desired` (a core subscription; the scheduler publishes through
  *   JetStream) and asks for it with a `sync` request after each registration, after each NATS
- *   reconnect and periodically. Each desired state is the whole state: one with a generation not
- *   above the newest seen is ignored; one from a newer epoch means this incarnation was fenced, so
- *   the agent registers again; one from an older epoch is ignored. Once it has applied a state, a
- *   sync may be answered `unchanged` (no containers): the host is still at the generation applied.
+ *   reconnect and periodically. A state with a generation not above the newest seen is ignored;
+ *   one from a newer epoch means this incarnation was fenced, so the agent registers again; one
+ *   from an older epoch is ignored. Once it has applied a state, a sync may be answered
+ *   `unchanged` (no containers): the host is still at the generation applied.
+ * - A published state may be a delta: the changes after a base generation. The agent applies it
+ *   on top of the newest state it has when that is at least the base; otherwise it missed a
+ *   change and syncs (a sync reply is always whole).
  * - Reconciles in one serialized loop: while a pass runs, newer desired states replace each other
  *   and only the newest is applied next. After each pass it publishes a status report.
  *
@@ -95,6 +98,12 @@ export interface HostDesiredState {
   containers: DesiredContainer[];
 }
 
+/** The changes to a host's desired state after `baseGeneration`: `containers` added or changed, `removed` by runtime name. */
+export interface HostDesiredDelta extends HostDesiredState {
+  baseGeneration: bigint;
+  removed: string[];
+}
+
 /** Counters of one agent. */
 export interface AgentStats {
   registered: boolean;
@@ -114,25 +123,34 @@ const DEFAULTS = {
   startDelayMs: 0,
 };
 
-/** Converts a protobuf DesiredState to the domain's form. */
-export function desiredFromWire(m: workerV1.DesiredState): HostDesiredState {
+/** Converts a protobuf DesiredState to the domain's form: a whole state or a delta. */
+export function desiredFromWire(m: workerV1.DesiredState): HostDesiredState | HostDesiredDelta {
+  const containers = m.containers.map((c) => ({
+    runtimeName: c.runtimeName,
+    tenant: c.tenant,
+    name: c.name,
+    template: c.template,
+    vlan: c.vlan,
+    address: c.address,
+    prefixLength: c.prefixLength,
+    gateway: c.gateway,
+    cpuMillis: c.cpuMillis,
+    memoryBytes: Number(c.memoryBytes),
+    command: c.command,
+  }));
+  if (!m.delta) return { host: m.host, epoch: m.epoch, generation: m.generation, containers };
+  return { host: m.host, epoch: m.epoch, generation: m.generation, containers, baseGeneration: m.baseGeneration, removed: m.removed };
+}
+
+/** The whole state `delta` leads to from `base` (any state at or after the delta's base generation). */
+export function applyDelta(base: HostDesiredState, delta: HostDesiredDelta): HostDesiredState {
+  const replaced = new Set(delta.removed);
+  for (const c of delta.containers) replaced.add(c.runtimeName);
   return {
-    host: m.host,
-    epoch: m.epoch,
-    generation: m.generation,
-    containers: m.containers.map((c) => ({
-      runtimeName: c.runtimeName,
-      tenant: c.tenant,
-      name: c.name,
-      template: c.template,
-      vlan: c.vlan,
-      address: c.address,
-      prefixLength: c.prefixLength,
-      gateway: c.gateway,
-      cpuMillis: c.cpuMillis,
-      memoryBytes: Number(c.memoryBytes),
-      command: c.command,
-    })),
+    host: delta.host,
+    epoch: delta.epoch,
+    generation: delta.generation,
+    containers: base.containers.filter((c) => !replaced.has(c.runtimeName)).concat(delta.containers),
   };
 }
 
@@ -179,8 +197,8 @@ export class Agent {
   private syncAgain = false;
   private syncRetry: ReturnType<typeof setTimeout> | undefined;
 
-  /** Highest generation applied, being applied or pending in this epoch. */
-  private newest: bigint | undefined;
+  /** The state of the highest generation applied, being applied or pending in this epoch. */
+  private newest: HostDesiredState | undefined;
   private pending: HostDesiredState | undefined;
   private applied: HostDesiredState | undefined;
   private appliedGeneration = 0n;
@@ -334,6 +352,7 @@ export class Agent {
       slots: this.host.slots,
       physicalNetworks: this.host.physicalNetworks,
       agentVersion: AGENT_VERSION,
+      acceptsDeltas: true,
     });
     try {
       for (let attempt = 0; !this.stopped; attempt++) {
@@ -480,30 +499,43 @@ export class Agent {
     this.log.debug({ generation: String(reply.generation) }, `${this.host.name} is up to date`);
   }
 
-  /** Applies the fencing and generation rules, then queues `state` for the reconcile loop. */
-  private offer(state: HostDesiredState, via: 'desired' | 'sync'): void {
+  /**
+   * Applies the fencing and generation rules, then queues `update` (applied to the newest state
+   * when it is a delta) for the reconcile loop.
+   */
+  private offer(update: HostDesiredState | HostDesiredDelta, via: 'desired' | 'sync'): void {
     if (this.stopped) return;
-    if (state.host !== this.host.name) {
-      this.drop({ via, host: state.host }, `dropped desired state for ${state.host} sent to ${this.host.name}`);
+    if (update.host !== this.host.name) {
+      this.drop({ via, host: update.host }, `dropped desired state for ${update.host} sent to ${this.host.name}`);
       return;
     }
     if (this.epoch === undefined) {
       this.log.debug({ via }, `${this.host.name} is not registered; ignoring desired state (a sync follows registration)`);
       return;
     }
-    if (state.epoch > this.epoch) {
-      this.reregister(`was fenced: desired state has epoch ${state.epoch}, this agent ${this.epoch}`);
+    if (update.epoch > this.epoch) {
+      this.reregister(`was fenced: desired state has epoch ${update.epoch}, this agent ${this.epoch}`);
       return;
     }
-    if (state.epoch < this.epoch) {
-      this.log.debug({ via, epoch: String(state.epoch) }, `${this.host.name} ignored desired state of an old epoch`);
+    if (update.epoch < this.epoch) {
+      this.log.debug({ via, epoch: String(update.epoch) }, `${this.host.name} ignored desired state of an old epoch`);
       return;
     }
-    if (this.newest !== undefined && state.generation <= this.newest) {
-      this.log.debug({ via, generation: String(state.generation), newest: String(this.newest) }, `${this.host.name} ignored stale desired state`);
+    if (this.newest !== undefined && update.generation <= this.newest.generation) {
+      this.log.debug({ via, generation: String(update.generation), newest: String(this.newest.generation) }, `${this.host.name} ignored stale desired state`);
       return;
     }
-    this.newest = state.generation;
+    let state = update;
+    if ('baseGeneration' in update) {
+      if (this.newest === undefined || this.newest.generation < update.baseGeneration) {
+        const have = this.newest === undefined ? 'none' : String(this.newest.generation);
+        this.log.info({ via, base: String(update.baseGeneration), have }, `${this.host.name} missed a desired state before generation ${update.generation}; syncing`);
+        this.sync('gap');
+        return;
+      }
+      state = applyDelta(this.newest, update);
+    }
+    this.newest = state;
     this.pending = state;
     this.kick();
   }

@@ -20,6 +20,11 @@ export interface RegisterHostRequest {
   slots: number;
   physicalNetworks: string[];
   agentVersion: string;
+  /**
+   * The worker applies desired states with `delta` set. The scheduler sends deltas only to hosts
+   * whose worker said so at registration; an older worker is always sent whole states.
+   */
+  acceptsDeltas: boolean;
 }
 
 export interface RegisterHostRequest_LabelsEntry {
@@ -43,8 +48,8 @@ export interface Heartbeat {
 
 /**
  * Published on fjord.v1.host.<host>.desired through JetStream, and the reply to a sync request.
- * Always the host's whole desired state: a worker that missed messages loses nothing by
- * applying the newest one.
+ * A sync reply is always the host's whole desired state. A published one is whole, or, for a
+ * worker that accepts deltas, the changes since `base_generation` (see `delta`).
  */
 export interface DesiredState {
   host: string;
@@ -56,6 +61,15 @@ export interface DesiredState {
    * still the generation the worker reported applied, and no containers are listed.
    */
   unchanged: boolean;
+  /**
+   * Only published: `containers` are the containers added or changed after `base_generation`
+   * (as they are at `generation`), and `removed` the runtime names removed after it. A worker that
+   * has seen a generation in [base_generation, generation) applies it on top of the newest state
+   * it has; one that has not missed a change and asks for the whole state with a sync request.
+   */
+  delta: boolean;
+  baseGeneration: bigint;
+  removed: string[];
 }
 
 export interface DesiredContainer {
@@ -102,7 +116,16 @@ export interface ObservedContainer {
 }
 
 function createBaseRegisterHostRequest(): RegisterHostRequest {
-  return { host: "", labels: {}, cpuMillis: 0, memoryBytes: 0n, slots: 0, physicalNetworks: [], agentVersion: "" };
+  return {
+    host: "",
+    labels: {},
+    cpuMillis: 0,
+    memoryBytes: 0n,
+    slots: 0,
+    physicalNetworks: [],
+    agentVersion: "",
+    acceptsDeltas: false,
+  };
 }
 
 export const RegisterHostRequest: MessageFns<RegisterHostRequest> = {
@@ -130,6 +153,9 @@ export const RegisterHostRequest: MessageFns<RegisterHostRequest> = {
     }
     if (message.agentVersion !== "") {
       writer.uint32(58).string(message.agentVersion);
+    }
+    if (message.acceptsDeltas !== false) {
+      writer.uint32(64).bool(message.acceptsDeltas);
     }
     return writer;
   },
@@ -206,6 +232,14 @@ export const RegisterHostRequest: MessageFns<RegisterHostRequest> = {
             message.agentVersion = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.acceptsDeltas = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -256,6 +290,11 @@ export const RegisterHostRequest: MessageFns<RegisterHostRequest> = {
         : isSet(object.agent_version)
         ? globalThis.String(object.agent_version)
         : "",
+      acceptsDeltas: isSet(object.acceptsDeltas)
+        ? globalThis.Boolean(object.acceptsDeltas)
+        : isSet(object.accepts_deltas)
+        ? globalThis.Boolean(object.accepts_deltas)
+        : false,
     };
   },
 
@@ -288,6 +327,9 @@ export const RegisterHostRequest: MessageFns<RegisterHostRequest> = {
     if (message.agentVersion !== "") {
       obj.agentVersion = message.agentVersion;
     }
+    if (message.acceptsDeltas !== false) {
+      obj.acceptsDeltas = message.acceptsDeltas;
+    }
     return obj;
   },
 
@@ -313,6 +355,7 @@ export const RegisterHostRequest: MessageFns<RegisterHostRequest> = {
     message.slots = object.slots ?? 0;
     message.physicalNetworks = object.physicalNetworks?.map((e) => e) || [];
     message.agentVersion = object.agentVersion ?? "";
+    message.acceptsDeltas = object.acceptsDeltas ?? false;
     return message;
   },
 };
@@ -624,7 +667,16 @@ export const Heartbeat: MessageFns<Heartbeat> = {
 };
 
 function createBaseDesiredState(): DesiredState {
-  return { host: "", epoch: 0n, generation: 0n, containers: [], unchanged: false };
+  return {
+    host: "",
+    epoch: 0n,
+    generation: 0n,
+    containers: [],
+    unchanged: false,
+    delta: false,
+    baseGeneration: 0n,
+    removed: [],
+  };
 }
 
 export const DesiredState: MessageFns<DesiredState> = {
@@ -649,6 +701,18 @@ export const DesiredState: MessageFns<DesiredState> = {
     }
     if (message.unchanged !== false) {
       writer.uint32(40).bool(message.unchanged);
+    }
+    if (message.delta !== false) {
+      writer.uint32(48).bool(message.delta);
+    }
+    if (message.baseGeneration !== 0n) {
+      if (BigInt.asUintN(64, message.baseGeneration) !== message.baseGeneration) {
+        throw new globalThis.Error("value provided for field message.baseGeneration of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.baseGeneration);
+    }
+    for (const v of message.removed) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -706,6 +770,30 @@ export const DesiredState: MessageFns<DesiredState> = {
             message.unchanged = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.delta = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.baseGeneration = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.removed.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -727,6 +815,13 @@ export const DesiredState: MessageFns<DesiredState> = {
         ? object.containers.map((e: any) => DesiredContainer.fromJSON(e))
         : [],
       unchanged: isSet(object.unchanged) ? globalThis.Boolean(object.unchanged) : false,
+      delta: isSet(object.delta) ? globalThis.Boolean(object.delta) : false,
+      baseGeneration: isSet(object.baseGeneration)
+        ? BigInt(object.baseGeneration)
+        : isSet(object.base_generation)
+        ? BigInt(object.base_generation)
+        : 0n,
+      removed: globalThis.Array.isArray(object?.removed) ? object.removed.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -747,6 +842,15 @@ export const DesiredState: MessageFns<DesiredState> = {
     if (message.unchanged !== false) {
       obj.unchanged = message.unchanged;
     }
+    if (message.delta !== false) {
+      obj.delta = message.delta;
+    }
+    if (message.baseGeneration !== 0n) {
+      obj.baseGeneration = message.baseGeneration.toString();
+    }
+    if (message.removed?.length) {
+      obj.removed = message.removed;
+    }
     return obj;
   },
 
@@ -762,6 +866,11 @@ export const DesiredState: MessageFns<DesiredState> = {
       : 0n;
     message.containers = object.containers?.map((e) => DesiredContainer.fromPartial(e)) || [];
     message.unchanged = object.unchanged ?? false;
+    message.delta = object.delta ?? false;
+    message.baseGeneration = (object.baseGeneration !== undefined && object.baseGeneration !== null)
+      ? BigInt(object.baseGeneration)
+      : 0n;
+    message.removed = object.removed?.map((e) => e) || [];
     return message;
   },
 };

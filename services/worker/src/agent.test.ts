@@ -82,6 +82,9 @@ const container = (runtimeName: string): workerV1.DesiredContainer => ({
 const desired = (generation: bigint, names: string[], epoch = 1n) =>
   encode(workerV1.DesiredState, workerV1.DesiredState.create({ host, epoch, generation, containers: names.map(container), unchanged: false }));
 
+const delta = (generation: bigint, baseGeneration: bigint, names: string[], removed: string[] = []) =>
+  encode(workerV1.DesiredState, workerV1.DesiredState.create({ host, epoch: 1n, generation, containers: names.map(container), delta: true, baseGeneration, removed }));
+
 async function until(what: string, check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
   if (!check()) throw new Error(`timed out waiting until ${what}`);
@@ -96,8 +99,10 @@ function setup(opts: { epoch?: () => bigint; refuse?: number } = {}) {
   const applied: bigint[] = [];
   let registrations = 0;
   let refuse = opts.refuse ?? 0;
-  bus.handlers.set(s.host(host, HostVerb.Register), () => {
+  const registered: workerV1.RegisterHostRequest[] = [];
+  bus.handlers.set(s.host(host, HostVerb.Register), (data) => {
     if (refuse-- > 0) return encode(workerV1.RegisterHostReply, { error: 'not now', epoch: 0n, heartbeatIntervalMs: 0 });
+    registered.push(decode(workerV1.RegisterHostRequest, 'RegisterHostRequest', 'register', data));
     registrations++;
     return encode(workerV1.RegisterHostReply, { error: '', epoch: opts.epoch?.() ?? 1n, heartbeatIntervalMs: 20 });
   });
@@ -117,7 +122,7 @@ function setup(opts: { epoch?: () => bigint; refuse?: number } = {}) {
     hooks: { onApplied: (generation) => void applied.push(generation) },
   });
   agent.start();
-  return { bus, runtime, applied, agent, syncs, registrations: () => registrations };
+  return { bus, runtime, applied, agent, syncs, registered, registrations: () => registrations };
 }
 
 describe('Agent', () => {
@@ -203,6 +208,42 @@ describe('Agent', () => {
     expect(agent.stats()).toMatchObject({ appliedGeneration: 5n, dropped: 2 });
     bus.deliver(desiredSubject, desired(6n, ['c-six']));
     await until('generation 6 applied', () => applied.at(-1) === 6n);
+  });
+
+  it('says at registration that it applies deltas, and applies each on top of the newest state it has', async () => {
+    const { bus, runtime, applied, agent, registered } = setup();
+    await until('the first sync was applied', () => applied.length === 1);
+    expect(registered[0]?.acceptsDeltas).toBe(true);
+    const subject = s.host(host, HostVerb.Desired);
+    bus.deliver(subject, desired(1n, ['c-a', 'c-b']));
+    await until('generation 1 applied', () => applied.at(-1) === 1n);
+    // c-a is removed and c-c added; c-b, unchanged, is not sent.
+    bus.deliver(subject, delta(2n, 1n, ['c-c'], ['c-a']));
+    await until('generation 2 applied', () => applied.at(-1) === 2n);
+    expect([...runtime.containers.keys()].sort()).toEqual(['c-b', 'c-c']);
+    // A delta from an older base still covers everything after it: applied on top of generation 2.
+    bus.deliver(subject, delta(3n, 1n, ['c-c', 'c-d'], ['c-a']));
+    await until('generation 3 applied', () => applied.at(-1) === 3n);
+    expect([...runtime.containers.keys()].sort()).toEqual(['c-b', 'c-c', 'c-d']);
+    expect(agent.stats()).toMatchObject({ appliedGeneration: 3n, containersRunning: 3, dropped: 0 });
+  });
+
+  it('syncs instead of applying a delta whose base generation it has not seen', async () => {
+    const { bus, runtime, applied, syncs } = setup();
+    await until('the first sync was applied', () => applied.length === 1);
+    const subject = s.host(host, HostVerb.Desired);
+    bus.deliver(subject, desired(1n, ['c-a']));
+    await until('generation 1 applied', () => applied.at(-1) === 1n);
+    bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
+      syncs.push(decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data));
+      return desired(3n, ['c-a', 'c-b', 'c-c']);
+    });
+    // Generation 2 (which added c-b) was missed: the delta to 3 cannot be applied to 1.
+    bus.deliver(subject, delta(3n, 2n, ['c-c']));
+    await until('the whole state was synced and applied', () => applied.at(-1) === 3n);
+    expect(applied).toEqual([0n, 1n, 3n]);
+    expect(syncs.at(-1)).toEqual({ host, epoch: 1n, haveGeneration: 1n, acceptsUnchanged: true });
+    expect([...runtime.containers.keys()].sort()).toEqual(['c-a', 'c-b', 'c-c']);
   });
 
   it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {

@@ -33,7 +33,19 @@ export {
 } from './drivers/ovs-plan.js';
 export { jsonEnd, ovsdbTransact, type OvsdbTransact } from './drivers/ovsdb-rpc.js';
 export { FakeRuntime, FakeSwitch, type FakeCall } from './drivers/fake.js';
-export { Agent, AGENT_VERSION, desiredFromWire, type AgentHooks, type AgentOptions, type AgentStats, type AgentTiming, type HostConfig, type HostDesiredState } from './agent.js';
+export {
+  Agent,
+  AGENT_VERSION,
+  applyDelta,
+  desiredFromWire,
+  type AgentHooks,
+  type AgentOptions,
+  type AgentStats,
+  type AgentTiming,
+  type HostConfig,
+  type HostDesiredDelta,
+  type HostDesiredState,
+} from './agent.js';
 export { Reconciler, ReportedState, type ContainerReport, type ReconcileResult, type ReconcilerOptions } from './reconcile.js';
 export { runSimulator, spreadLabels, type SimCapacity, type Simulator, type SimulatorCounters, type SimulatorOptions } from './sim.js';
 export { FakeDriverConfig, LxcOvsDriverConfig, WorkerConfig, loadWorkerConfig, workerEnv } from './config.js';

@@ -1,0 +1,190 @@
+/**
+ * Desired-state deltas on real Postgres and NATS JetStream: each placed container carries the
+ * generation its host was bumped to, and the outbox relay sends a host whose worker accepts deltas
+ * its whole state first and then only what changed (containers added, runtime names removed),
+ * while a host whose worker does not, or one in a new epoch, or one a new relay has not published
+ * to, gets its whole state. Applied one after another, the messages give the whole state read.
+ */
+import { randomUUID } from 'node:crypto';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode, deleteStreams, ensureStreams, HostVerb, subjects as buildSubjects } from '@fjord/bus';
+import { workerV1 } from '@fjord/proto';
+import {
+  acquireOrRenewLease,
+  Allocator,
+  bumpGenerations,
+  deleteContainerRow,
+  placeContainers,
+  placeContainersInTransaction,
+  readDesiredStates,
+  readOutbox,
+  recordChanges,
+  recordRemovals,
+  registerHosts,
+  type ContainerToPlace,
+  type Fence,
+} from '@fjord/store';
+import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
+import { applyDelta, desiredFromWire, type HostDesiredState } from '@fjord/worker';
+import { OutboxRelay } from '../../services/scheduler/src/relay.js';
+import { seedPhysicalNetwork } from '../support/placement-setup.js';
+
+const nats = natsTestEnv();
+const subjects = buildSubjects(nats.prefix);
+const log = pino({ level: 'silent' });
+let env: TestDatabase;
+let nc: NatsConnection;
+let fence: Fence;
+let networkId: string;
+const capacity = { cpuMillis: 8000, memoryBytes: 2 ** 33, slots: 100 };
+/** Desired states published, by host, decoded. */
+const received = new Map<string, workerV1.DesiredState[]>();
+
+beforeAll(async () => {
+  env = await createTestDatabase();
+  nc = await connect({ servers: nats.url });
+  await ensureStreams(nc, subjects);
+  await seedPhysicalNetwork(env.db);
+  networkId = (await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'delta', physicalNetwork: 'physnet1', cidr: '10.70.0.0/24' })).id;
+  const lease = await acquireOrRenewLease(env.db, 'test-scheduler', 'me', 60_000);
+  fence = { name: 'test-scheduler', lease: lease! };
+  await registerHosts(env.db, [
+    { name: 'hv-new', labels: {}, physicalNetworks: ['physnet1'], capacity, acceptsDeltas: true },
+    { name: 'hv-old', labels: {}, physicalNetworks: ['physnet1'], capacity },
+  ]);
+  nc.subscribe(subjects.anyHost(HostVerb.Desired), {
+    callback: (_err, msg) => {
+      const state = decode(workerV1.DesiredState, 'DesiredState', msg.subject, msg.data);
+      received.set(state.host, [...(received.get(state.host) ?? []), state]);
+    },
+  });
+});
+
+afterAll(async () => {
+  await deleteStreams(nc, subjects);
+  await nc.close();
+  await env.drop();
+});
+
+function container(name: string, host: string): ContainerToPlace {
+  const id = randomUUID();
+  return {
+    id,
+    tenant: 'acme',
+    name,
+    networkId,
+    host,
+    template: 'busybox',
+    cpuMillis: 100,
+    memoryBytes: 2 ** 26,
+    constraints: [],
+    antiAffinityGroup: null,
+    spreadLabel: null,
+    command: '',
+    runtimeName: `c-${id.slice(0, 8)}`,
+  };
+}
+
+async function place(name: string, host: string): Promise<string> {
+  const wanted = container(name, host);
+  await placeContainers(env.db, [wanted], fence);
+  return wanted.runtimeName;
+}
+
+/** Removes a container as the applier does: row, generation bump, removal and outbox row together. */
+async function remove(name: string): Promise<void> {
+  await env.db.transaction().execute(async (trx) => {
+    const gone = (await deleteContainerRow(trx, 'acme', name))!;
+    const generations = await bumpGenerations(trx, [gone.host]);
+    await recordRemovals(trx, [{ host: gone.host, generation: generations.get(gone.host)!, runtimeName: gone.runtimeName }]);
+    await recordChanges(trx, [], [gone.host]);
+  });
+}
+
+/** Publishes everything in the outbox and waits until each host named has had `count` messages. */
+async function relayed(relay: OutboxRelay, counts: Record<string, number>): Promise<void> {
+  while ((await readOutbox(env.db, 1)).length > 0) await relay.relayBatch(100);
+  for (let i = 0; i < 200 && Object.entries(counts).some(([h, n]) => (received.get(h)?.length ?? 0) < n); i++) await new Promise((r) => setTimeout(r, 10));
+  for (const [h, n] of Object.entries(counts)) expect(received.get(h)?.length, `messages to ${h}`).toBe(n);
+}
+
+/** A worker's state after the published `message`, a delta, is applied to `state`. */
+function applyPublished(state: HostDesiredState, message: workerV1.DesiredState): HostDesiredState {
+  const update = desiredFromWire(message);
+  if (!('baseGeneration' in update)) throw new Error(`expected a delta, got generation ${message.generation} whole`);
+  return applyDelta(state, update);
+}
+
+const last = (host: string) => received.get(host)!.at(-1)!;
+const names = (state: { containers: { runtimeName: string }[] }) => state.containers.map((c) => c.runtimeName).sort();
+
+describe('desired-state deltas', () => {
+  it('gives each placed container the generation its host was bumped to, on both placement paths', async () => {
+    await place('first', 'hv-new');
+    await env.db.transaction().execute((trx) => placeContainersInTransaction(trx, [container('second', 'hv-new')], fence));
+    const { rows } = await sql<{ name: string; generation: string; g: string }>`
+      SELECT c.name, c.generation, h.desired_generation AS g FROM containers c JOIN hosts h ON h.name = c.host
+      WHERE c.name IN ('first', 'second') ORDER BY c.name`.execute(env.db);
+    const registered = 1;
+    expect(rows.map((r) => [r.name, Number(r.generation)])).toEqual([
+      ['first', registered + 1],
+      ['second', registered + 2],
+    ]);
+    expect(Number(rows[1]!.g)).toBe(registered + 2);
+  });
+
+  it('sends whole states first, then only changes to a host that accepts them, and whole states to one that does not', async () => {
+    const relay = new OutboxRelay(env.db, nc, subjects, log);
+    const oldOne = await place('old-one', 'hv-old');
+    await relayed(relay, { 'hv-new': 1, 'hv-old': 1 });
+    const whole = last('hv-new');
+    expect(whole).toMatchObject({ delta: false, removed: [] });
+    expect(whole.containers.map((c) => c.name).sort()).toEqual(['first', 'second']);
+    let worker: HostDesiredState = desiredFromWire(whole);
+
+    const third = await place('third', 'hv-new');
+    const oldTwo = await place('old-two', 'hv-old');
+    await relayed(relay, { 'hv-new': 2, 'hv-old': 2 });
+    expect(last('hv-new')).toMatchObject({ delta: true, baseGeneration: whole.generation, generation: whole.generation + 1n, removed: [] });
+    expect(names(last('hv-new'))).toEqual([third]);
+    expect(last('hv-old')).toMatchObject({ delta: false });
+    expect(names(last('hv-old'))).toEqual([oldOne, oldTwo].sort());
+    worker = applyPublished(worker, last('hv-new'));
+
+    const first = (await readDesiredStates(env.db, ['hv-new']))[0]!.containers.find((c) => c.name === 'first')!.runtimeName;
+    await remove('first');
+    await relayed(relay, { 'hv-new': 3 });
+    expect(last('hv-new')).toMatchObject({ delta: true, containers: [], removed: [first] });
+    worker = applyPublished(worker, last('hv-new'));
+    // The removal is forgotten once published.
+    const { rows: removals } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM removed_containers`.execute(env.db);
+    expect(removals[0]!.n).toBe(0);
+
+    // What the worker built from the whole state and two deltas is the whole state read now.
+    const now = (await readDesiredStates(env.db, ['hv-new']))[0]!;
+    expect(worker.generation).toBe(BigInt(now.desiredGeneration));
+    expect(names(worker)).toEqual(names(now));
+    expect(names(worker)).toHaveLength(2);
+  });
+
+  it('sends the whole state in a new epoch and from a relay that has not published to the host', async () => {
+    const relay = new OutboxRelay(env.db, nc, subjects, log);
+    await place('fourth', 'hv-new');
+    await relayed(relay, { 'hv-new': 4 });
+    expect(last('hv-new')).toMatchObject({ delta: false });
+    expect(last('hv-new').containers.map((c) => c.name).sort()).toEqual(['fourth', 'second', 'third']);
+
+    await place('fifth', 'hv-new');
+    await relayed(relay, { 'hv-new': 5 });
+    expect(last('hv-new')).toMatchObject({ delta: true });
+
+    const registered = await registerHosts(env.db, [{ name: 'hv-new', labels: {}, physicalNetworks: ['physnet1'], capacity, acceptsDeltas: true }]);
+    await recordChanges(env.db, [], ['hv-new']);
+    await relayed(relay, { 'hv-new': 6 });
+    expect(last('hv-new')).toMatchObject({ delta: false, epoch: BigInt(registered.get('hv-new')!.epoch) });
+    expect(last('hv-new').containers).toHaveLength(4);
+  });
+});

@@ -258,6 +258,8 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       ...(options.fill ? { scheduler_rss_mb: rss } : {}),
       containers_total: placed,
       hosts_total: hosts + more,
+      // Deltas a simulated host could not apply (it had missed one) and answered with a sync.
+      sim_gap_syncs: sim!.counters().gaps + (sim2?.counters().gaps ?? 0),
       decision_p50_ms_10k_hosts: decision.decision_p50_ms_10k_hosts ?? 0,
       decision_p99_ms_10k_hosts: decision.decision_p99_ms_10k_hosts ?? 0,
     };

@@ -112,6 +112,8 @@ export interface AgentStats {
   desiredApplied: number;
   containersRunning: number;
   dropped: number;
+  /** Deltas whose base generation this agent had not reached: each one was answered with a sync. */
+  gaps: number;
 }
 
 const DEFAULTS = {
@@ -208,6 +210,7 @@ export class Agent {
   private desiredApplied = 0;
   private containersRunning = 0;
   private dropped = 0;
+  private gaps = 0;
 
   constructor(opts: AgentOptions) {
     this.nc = opts.nc;
@@ -270,6 +273,7 @@ export class Agent {
       desiredApplied: this.desiredApplied,
       containersRunning: this.containersRunning,
       dropped: this.dropped,
+      gaps: this.gaps,
     };
   }
 
@@ -529,6 +533,7 @@ export class Agent {
     if ('baseGeneration' in update) {
       if (this.newest === undefined || this.newest.generation < update.baseGeneration) {
         const have = this.newest === undefined ? 'none' : String(this.newest.generation);
+        this.gaps++;
         this.log.info({ via, base: String(update.baseGeneration), have }, `${this.host.name} missed a desired state before generation ${update.generation}; syncing`);
         this.sync('gap');
         return;

@@ -58,6 +58,8 @@ export interface SimulatorCounters {
   containersRunning: number;
   /** Malformed or unexpected messages dropped. */
   dropped: number;
+  /** Deltas that found their host behind their base generation (each answered with a sync). */
+  gaps: number;
 }
 
 /** A running simulation. */
@@ -208,12 +210,13 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
     agents,
     allRegistered,
     counters: () => {
-      const c: SimulatorCounters = { hosts: agents.length, registered, desiredApplied: 0, containersRunning: 0, dropped: unrouted };
+      const c: SimulatorCounters = { hosts: agents.length, registered, desiredApplied: 0, containersRunning: 0, dropped: unrouted, gaps: 0 };
       for (const a of agents) {
         const st = a.stats();
         c.desiredApplied += st.desiredApplied;
         c.containersRunning += st.containersRunning;
         c.dropped += st.dropped;
+        c.gaps += st.gaps;
       }
       return c;
     },

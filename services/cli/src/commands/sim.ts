@@ -53,7 +53,7 @@ export function registerSimCommand(program: Command): void {
       const report = setInterval(() => {
         const c = sim.counters();
         const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
-        console.log(`registered ${c.registered}/${c.hosts}  desired applied ${c.desiredApplied}  containers running ${c.containersRunning}  dropped ${c.dropped}  rss ${rssMb} MB`);
+        console.log(`registered ${c.registered}/${c.hosts}  desired applied ${c.desiredApplied}  containers running ${c.containersRunning}  dropped ${c.dropped}  gaps ${c.gaps}  rss ${rssMb} MB`);
       }, opts.reportS * 1000);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

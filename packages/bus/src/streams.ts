@@ -4,7 +4,8 @@ import { HostVerb, type Subjects } from './subjects.js';
 
 /**
  * Creates (or updates) the JetStream streams: per-host desired state, of which only the newest
- * message per host is kept (each message is the whole state), and the event log.
+ * message per host is kept (it may be a delta: what the stream gives the relay is its
+ * de-duplication by message id; a worker gets its whole state from a sync), and the event log.
  */
 export async function ensureStreams(nc: NatsConnection, s: Subjects): Promise<void> {
   const jsm = await jetstreamManager(nc);

@@ -1,8 +1,7 @@
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { encode, HostVerb, type Subjects } from '@fjord/bus';
+import { encode, HostVerb, StreamPublisher, type Subjects } from '@fjord/bus';
 import { placementV1, workerV1 } from '@fjord/proto';
 import { deleteOutbox, eventsBySequence, pruneRemovals, readOutbox, type Database, type EventRecord, type PublishedGeneration } from '@fjord/store';
 import { buildDesiredStates } from './desired-state.js';
@@ -42,7 +41,7 @@ const EVENTS_PER_READ = 5000;
  * published to each host, in which epoch). A worker that missed one sees the gap and syncs.
  */
 export class OutboxRelay {
-  private readonly js: JetStreamClient;
+  private readonly streams: StreamPublisher;
   private running = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -60,7 +59,7 @@ export class OutboxRelay {
     private readonly pollMs = 250,
     private readonly minGapMs = 15,
   ) {
-    this.js = jetstream(nc);
+    this.streams = new StreamPublisher(nc);
   }
 
   /** Starts relaying; `kick()` after each commit makes it prompt, the poll catches the rest. */
@@ -149,9 +148,7 @@ export class OutboxRelay {
       [...states.values()].map(async ({ state, read }) => {
         // Already published (a later commit was seen by an earlier pass): nothing new to send.
         if (read.base === read.desiredGeneration) return;
-        await this.js.publish(this.subjects.host(state.host, HostVerb.Desired), encode(workerV1.DesiredState, state), {
-          msgID: `desired:${state.host}:${state.generation}`,
-        });
+        await this.streams.publish(this.subjects.host(state.host, HostVerb.Desired), encode(workerV1.DesiredState, state), `desired:${state.host}:${state.generation}`);
         this.published.set(read.name, { epoch: read.epoch, generation: read.desiredGeneration });
         if (read.removed.length > 0) prune.push({ host: read.name, generation: read.desiredGeneration });
       }),
@@ -168,9 +165,7 @@ export class OutboxRelay {
       const changeEvents = sequences.map((s) => bySequence.get(s)).filter((e) => e !== undefined);
       for (const batch of eventBatches(changeEvents)) {
         publishes.push(
-          this.js.publish(this.subjects.events(batch[0]!.tenant ?? undefined), encode(placementV1.EventBatch, { events: batch.map(toProtoEvent) }), {
-            msgID: `events:${batch[0]!.sequence}`,
-          }),
+          this.streams.publish(this.subjects.events(batch[0]!.tenant ?? undefined), encode(placementV1.EventBatch, { events: batch.map(toProtoEvent) }), `events:${batch[0]!.sequence}`),
         );
       }
     }
@@ -182,6 +177,7 @@ export class OutboxRelay {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.idle;
+    this.streams.close();
   }
 }
 

@@ -246,6 +246,24 @@ describe('Agent', () => {
     expect([...runtime.containers.keys()].sort()).toEqual(['c-a', 'c-b', 'c-c']);
   });
 
+  it('reports the containers whose state changed, and every container after a reconnect', async () => {
+    const { bus, applied, agent } = setup();
+    await until('the first sync was applied', () => applied.length === 1);
+    const subject = s.host(host, HostVerb.Desired);
+    const listed = () => bus.sent(HostVerb.Status, workerV1.StatusReport).at(-1)!.containers.map((c) => `${c.runtimeName} ${c.state}`);
+    bus.deliver(subject, desired(1n, ['c-a']));
+    await until('generation 1 applied', () => applied.at(-1) === 1n);
+    expect(listed()).toEqual(['c-a RUNNING']);
+    bus.deliver(subject, desired(2n, ['c-a', 'c-b']));
+    await until('generation 2 applied', () => applied.at(-1) === 2n);
+    expect(listed()).toEqual(['c-b RUNNING']);
+    agent.reconnected();
+    bus.deliver(subject, desired(3n, ['c-a', 'c-b', 'c-c']));
+    await until('generation 3 applied', () => applied.at(-1) === 3n);
+    expect(listed()).toEqual(['c-a RUNNING', 'c-b RUNNING', 'c-c RUNNING']);
+    expect(bus.sent(HostVerb.Status, workerV1.StatusReport).at(-1)!.appliedGeneration).toBe(3n);
+  });
+
   it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {
     const { bus, applied } = setup();
     await until('the first sync was applied', () => applied.length === 1);

@@ -14,7 +14,10 @@
  *   on top of the newest state it has when that is at least the base; otherwise it missed a
  *   change and syncs (a sync reply is always whole).
  * - Reconciles in one serialized loop: while a pass runs, newer desired states replace each other
- *   and only the newest is applied next. After each pass it publishes a status report.
+ *   and only the newest is applied next. After each pass it publishes a status report with the
+ *   containers whose state or message changed since the last report; after registering, after a
+ *   reconnect and on each periodic pass the report lists every container (a report is a core NATS
+ *   message and may be lost: the next whole one makes up for it).
  *
  * This file is the protobuf edge: messages are decoded here and become domain types. A malformed
  * or unexpected message is logged and dropped. stop() leaves containers and ports as they are.
@@ -207,6 +210,11 @@ export class Agent {
   private reconciling = false;
   private idle: Promise<void> = Promise.resolve();
 
+  /** What the status reports so far said of each container (state and message), by runtime name. */
+  private reported = new Map<string, string>();
+  /** The next status report lists every container. */
+  private reportWhole = true;
+
   private desiredApplied = 0;
   private containersRunning = 0;
   private dropped = 0;
@@ -301,6 +309,7 @@ export class Agent {
 
   /** Tells the agent its NATS connection came back: it syncs (the owner calls this when `external`). */
   reconnected(): void {
+    this.reportWhole = true;
     this.log.info(`${this.host.name} reconnected to nats; syncing desired state`);
     this.sync('reconnect');
   }
@@ -400,6 +409,7 @@ export class Agent {
   }
 
   private registered(reply: workerV1.RegisterHostReply): void {
+    this.reportWhole = true;
     if (this.epoch !== reply.epoch) {
       // A new incarnation: generations restart from what the scheduler sends for this epoch.
       this.newest = undefined;
@@ -548,6 +558,7 @@ export class Agent {
   /** Re-runs reconcile over the last applied state (containers may have died since). */
   private reapply(): void {
     if (this.applied && !this.pending && !this.reconciling) {
+      this.reportWhole = true;
       this.pending = this.applied;
       this.kick();
     }
@@ -595,12 +606,22 @@ export class Agent {
     }
   }
 
+  /** Reports the pass over `state`: every container when {@link reportWhole}, else those whose report changed. */
   private publishStatus(state: HostDesiredState, reports: readonly ContainerReport[]): void {
+    const said = new Map<string, string>();
+    const listed: workerV1.ObservedContainer[] = [];
+    for (const r of reports) {
+      const report = `${r.state}\n${r.message}`;
+      said.set(r.runtimeName, report);
+      if (this.reportWhole || this.reported.get(r.runtimeName) !== report) listed.push({ runtimeName: r.runtimeName, state: r.state, message: r.message });
+    }
     try {
       this.nc.publish(
         this.subjectOf.status,
-        encode(workerV1.StatusReport, { host: this.host.name, epoch: state.epoch, appliedGeneration: state.generation, containers: reports.map((r) => ({ ...r })) }),
+        encode(workerV1.StatusReport, { host: this.host.name, epoch: state.epoch, appliedGeneration: state.generation, containers: listed }),
       );
+      this.reported = said;
+      this.reportWhole = false;
     } catch (err) {
       this.log.warn({ err: errText(err) }, `status of ${this.host.name} not sent`);
     }

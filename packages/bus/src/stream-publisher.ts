@@ -20,7 +20,8 @@ interface Pending {
  * acknowledgement. It does what the JetStream client's `publish` does for this one case, over a
  * single wildcard inbox: that one goes through a core request per message, which sets a timer
  * and, on success too, builds an Error with a stack (nats-core 3.4 cancels every finished request
- * with one). For the relay that was ~15 % of the leader's CPU under load.
+ * with one). In a profile of the placement benchmark, publishing and taking the acknowledgements
+ * went from 11 % of the leader's busy CPU with the client to at most 6 % with this.
  */
 export class StreamPublisher {
   private readonly inbox = createInbox();

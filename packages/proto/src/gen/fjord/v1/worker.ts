@@ -100,7 +100,11 @@ export interface SyncRequest {
   acceptsUnchanged: boolean;
 }
 
-/** Published on fjord.v1.host.<host>.status after each reconcile. */
+/**
+ * Published on fjord.v1.host.<host>.status after each reconcile. Lists the containers whose state
+ * or message changed since the worker's last report; after registering, after a reconnect and on
+ * its periodic pass, every container (a report is a core NATS message and may be lost).
+ */
 export interface StatusReport {
   host: string;
   epoch: bigint;

@@ -51,10 +51,6 @@ beforeAll(async () => {
   networkId = (await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'delta', physicalNetwork: 'physnet1', cidr: '10.70.0.0/24' })).id;
   const lease = await acquireOrRenewLease(env.db, 'test-scheduler', 'me', 60_000);
   fence = { name: 'test-scheduler', lease: lease! };
-  await registerHosts(env.db, [
-    { name: 'hv-new', labels: {}, physicalNetworks: ['physnet1'], capacity, acceptsDeltas: true },
-    { name: 'hv-old', labels: {}, physicalNetworks: ['physnet1'], capacity },
-  ]);
   nc.subscribe(subjects.anyHost(HostVerb.Desired), {
     callback: (_err, msg) => {
       const state = decode(workerV1.DesiredState, 'DesiredState', msg.subject, msg.data);
@@ -68,6 +64,11 @@ afterAll(async () => {
   await nc.close();
   await env.drop();
 });
+
+/** Registers a host (each test has its own); returns its epoch. */
+async function register(name: string, acceptsDeltas: boolean): Promise<number> {
+  return (await registerHosts(env.db, [{ name, labels: {}, physicalNetworks: ['physnet1'], capacity, acceptsDeltas }])).get(name)!.epoch;
+}
 
 function container(name: string, host: string): ContainerToPlace {
   const id = randomUUID();
@@ -123,8 +124,9 @@ const names = (state: { containers: { runtimeName: string }[] }) => state.contai
 
 describe('desired-state deltas', () => {
   it('gives each placed container the generation its host was bumped to, on both placement paths', async () => {
-    await place('first', 'hv-new');
-    await env.db.transaction().execute((trx) => placeContainersInTransaction(trx, [container('second', 'hv-new')], fence));
+    await register('hv-gen', true);
+    await place('first', 'hv-gen');
+    await env.db.transaction().execute((trx) => placeContainersInTransaction(trx, [container('second', 'hv-gen')], fence));
     const { rows } = await sql<{ name: string; generation: string; g: string }>`
       SELECT c.name, c.generation, h.desired_generation AS g FROM containers c JOIN hosts h ON h.name = c.host
       WHERE c.name IN ('first', 'second') ORDER BY c.name`.execute(env.db);
@@ -137,12 +139,16 @@ describe('desired-state deltas', () => {
   });
 
   it('sends whole states first, then only changes to a host that accepts them, and whole states to one that does not', async () => {
+    await register('hv-new', true);
+    await register('hv-old', false);
     const relay = new OutboxRelay(env.db, nc, subjects, log);
+    await place('one', 'hv-new');
+    await place('two', 'hv-new');
     const oldOne = await place('old-one', 'hv-old');
     await relayed(relay, { 'hv-new': 1, 'hv-old': 1 });
     const whole = last('hv-new');
     expect(whole).toMatchObject({ delta: false, removed: [] });
-    expect(whole.containers.map((c) => c.name).sort()).toEqual(['first', 'second']);
+    expect(whole.containers.map((c) => c.name).sort()).toEqual(['one', 'two']);
     let worker: HostDesiredState = desiredFromWire(whole);
 
     const third = await place('third', 'hv-new');
@@ -154,10 +160,10 @@ describe('desired-state deltas', () => {
     expect(names(last('hv-old'))).toEqual([oldOne, oldTwo].sort());
     worker = applyPublished(worker, last('hv-new'));
 
-    const first = (await readDesiredStates(env.db, ['hv-new']))[0]!.containers.find((c) => c.name === 'first')!.runtimeName;
-    await remove('first');
+    const one = (await readDesiredStates(env.db, ['hv-new']))[0]!.containers.find((c) => c.name === 'one')!.runtimeName;
+    await remove('one');
     await relayed(relay, { 'hv-new': 3 });
-    expect(last('hv-new')).toMatchObject({ delta: true, containers: [], removed: [first] });
+    expect(last('hv-new')).toMatchObject({ delta: true, containers: [], removed: [one] });
     worker = applyPublished(worker, last('hv-new'));
     // The removal is forgotten once published.
     const { rows: removals } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM removed_containers`.execute(env.db);
@@ -171,20 +177,25 @@ describe('desired-state deltas', () => {
   });
 
   it('sends the whole state in a new epoch and from a relay that has not published to the host', async () => {
+    await register('hv-epoch', true);
+    await place('e1', 'hv-epoch');
+    await relayed(new OutboxRelay(env.db, nc, subjects, log), { 'hv-epoch': 1 });
+    expect(last('hv-epoch')).toMatchObject({ delta: false });
+
+    // A relay of its own, as a new leader's: whole first, then deltas.
     const relay = new OutboxRelay(env.db, nc, subjects, log);
-    await place('fourth', 'hv-new');
-    await relayed(relay, { 'hv-new': 4 });
-    expect(last('hv-new')).toMatchObject({ delta: false });
-    expect(last('hv-new').containers.map((c) => c.name).sort()).toEqual(['fourth', 'second', 'third']);
+    await place('e2', 'hv-epoch');
+    await relayed(relay, { 'hv-epoch': 2 });
+    expect(last('hv-epoch')).toMatchObject({ delta: false });
+    expect(last('hv-epoch').containers.map((c) => c.name).sort()).toEqual(['e1', 'e2']);
+    await place('e3', 'hv-epoch');
+    await relayed(relay, { 'hv-epoch': 3 });
+    expect(last('hv-epoch')).toMatchObject({ delta: true });
 
-    await place('fifth', 'hv-new');
-    await relayed(relay, { 'hv-new': 5 });
-    expect(last('hv-new')).toMatchObject({ delta: true });
-
-    const registered = await registerHosts(env.db, [{ name: 'hv-new', labels: {}, physicalNetworks: ['physnet1'], capacity, acceptsDeltas: true }]);
-    await recordChanges(env.db, [], ['hv-new']);
-    await relayed(relay, { 'hv-new': 6 });
-    expect(last('hv-new')).toMatchObject({ delta: false, epoch: BigInt(registered.get('hv-new')!.epoch) });
-    expect(last('hv-new').containers).toHaveLength(4);
+    const epoch = await register('hv-epoch', true);
+    await recordChanges(env.db, [], ['hv-epoch']);
+    await relayed(relay, { 'hv-epoch': 4 });
+    expect(last('hv-epoch')).toMatchObject({ delta: false, epoch: BigInt(epoch) });
+    expect(last('hv-epoch').containers.map((c) => c.name).sort()).toEqual(['e1', 'e2', 'e3']);
   });
 });

@@ -34,7 +34,7 @@ beforeAll(async () => {
   env = await createTestDatabase();
   await seedPhysicalNetwork(env.db);
   const allocator = new Allocator(env.db);
-  for (const [name, cidr] of [['blue', '10.61.0.0/24'], ['green', '10.62.0.0/24'], ['held', '10.63.0.0/24'], ['read', '10.64.0.0/24']] as const) {
+  for (const [name, cidr] of [['blue', '10.61.0.0/24'], ['green', '10.62.0.0/24'], ['held', '10.63.0.0/24'], ['read', '10.64.0.0/24'], ['plan', '10.65.0.0/24'], ['lock', '10.66.0.0/24']] as const) {
     await allocator.createNetwork({ tenant: 'acme', name, physicalNetwork: 'physnet1', cidr });
   }
   const { rows } = await sql<{ id: string; name: string }>`SELECT id, name FROM networks WHERE tenant = 'acme'`.execute(env.db);
@@ -125,7 +125,7 @@ describe('placeContainers', () => {
     // a custom one; a parameter where a constant belongs (the allocator's block size) made it so.
     const one = createDb(env.url, { max: 1 });
     try {
-      for (let i = 0; i < 8; i++) await placeContainers(one.db, [container(`plan-${i}`, 'green', 'hv1')], fence);
+      for (let i = 0; i < 8; i++) await placeContainers(one.db, [container(`plan-${i}`, 'plan', 'hv1')], fence);
       const { rows } = await sql<{ generic: number; custom: number }>`
         SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements
         WHERE statement LIKE '%jsonb_to_recordset%'`.execute(one.db);
@@ -138,14 +138,15 @@ describe('placeContainers', () => {
   });
 
   it('fails on a name taken, writing nothing', async () => {
+    await placeContainers(env.db, [container('taken', 'plan', 'hv2')], fence);
     const before = await footprint();
-    await expect(placeContainers(env.db, [container('new', 'green', 'hv1'), container('a1', 'blue', 'hv1')], fence)).rejects.toThrow(/containers_tenant_name_key/);
+    await expect(placeContainers(env.db, [container('new', 'plan', 'hv1'), container('taken', 'plan', 'hv1')], fence)).rejects.toThrow(/containers_tenant_name_key/);
     expect(await footprint()).toEqual(before);
   });
 
   it("takes the event-order lock only after its hosts' row locks: waiting for a host, it holds up no other event writer", async () => {
     const holder = await holdTransaction(env.db, (trx) => sql`SELECT 1 FROM hosts WHERE name = 'hv1' FOR UPDATE`.execute(trx));
-    const placing = placeContainers(env.db, [container('lock-order', 'blue', 'hv1')], fence);
+    const placing = placeContainers(env.db, [container('lock-order', 'lock', 'hv1')], fence);
     let otherWriter: Promise<void> | undefined;
     let other: string;
     try {

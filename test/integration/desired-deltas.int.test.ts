@@ -19,6 +19,7 @@ import {
   deleteContainerRow,
   placeContainers,
   placeContainersInTransaction,
+  pruneRemovals,
   readDesiredStates,
   readOutbox,
   recordChanges,
@@ -60,10 +61,21 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const relay of relays) await relay.stop();
   await deleteStreams(nc, subjects);
   await nc.close();
   await env.drop();
 });
+
+/** Relays made by the tests, stopped at the end. */
+const relays: OutboxRelay[] = [];
+
+/** A relay as a new leader's, with an empty memory of what it published. */
+function newRelay(): OutboxRelay {
+  const relay = new OutboxRelay(env.db, nc, subjects, log, fence);
+  relays.push(relay);
+  return relay;
+}
 
 /** Registers a host (each test has its own); returns its epoch. */
 async function register(name: string, acceptsDeltas: boolean): Promise<number> {
@@ -141,7 +153,7 @@ describe('desired-state deltas', () => {
   it('sends whole states first, then only changes to a host that accepts them, and whole states to one that does not', async () => {
     await register('hv-new', true);
     await register('hv-old', false);
-    const relay = new OutboxRelay(env.db, nc, subjects, log);
+    const relay = newRelay();
     await place('one', 'hv-new');
     await place('two', 'hv-new');
     const oldOne = await place('old-one', 'hv-old');
@@ -166,7 +178,7 @@ describe('desired-state deltas', () => {
     expect(last('hv-new')).toMatchObject({ delta: true, containers: [], removed: [one] });
     worker = applyPublished(worker, last('hv-new'));
     // The removal is forgotten once published.
-    const { rows: removals } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM removed_containers`.execute(env.db);
+    const { rows: removals } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM removed_containers WHERE host = 'hv-new'`.execute(env.db);
     expect(removals[0]!.n).toBe(0);
 
     // What the worker built from the whole state and two deltas is the whole state read now.
@@ -176,14 +188,27 @@ describe('desired-state deltas', () => {
     expect(names(worker)).toHaveLength(2);
   });
 
+  it('forgets removals only while the lease holds', async () => {
+    await register('hv-prune', true);
+    await recordRemovals(env.db, [{ host: 'hv-prune', generation: 5, runtimeName: 'c-gone' }]);
+    const stale = { ...fence, lease: { ...fence.lease, epoch: fence.lease.epoch + 1 } };
+    expect(await pruneRemovals(env.db, [{ host: 'hv-prune', generation: 5 }], stale)).toBe(false);
+    const left = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM removed_containers WHERE host = 'hv-prune'`.execute(env.db)).rows[0]!.n;
+    expect(await left()).toBe(1);
+    expect(await pruneRemovals(env.db, [{ host: 'hv-prune', generation: 4 }], fence)).toBe(true);
+    expect(await left()).toBe(1); // removed after the published generation: still needed
+    expect(await pruneRemovals(env.db, [{ host: 'hv-prune', generation: 5 }], fence)).toBe(true);
+    expect(await left()).toBe(0);
+  });
+
   it('sends the whole state in a new epoch and from a relay that has not published to the host', async () => {
     await register('hv-epoch', true);
     await place('e1', 'hv-epoch');
-    await relayed(new OutboxRelay(env.db, nc, subjects, log), { 'hv-epoch': 1 });
+    await relayed(newRelay(), { 'hv-epoch': 1 });
     expect(last('hv-epoch')).toMatchObject({ delta: false });
 
     // A relay of its own, as a new leader's: whole first, then deltas.
-    const relay = new OutboxRelay(env.db, nc, subjects, log);
+    const relay = newRelay();
     await place('e2', 'hv-epoch');
     await relayed(relay, { 'hv-epoch': 2 });
     expect(last('hv-epoch')).toMatchObject({ delta: false });

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, deleteStreams, ensureStreams, subjects as buildSubjects } from '@fjord/bus';
 import { placementV1 } from '@fjord/proto';
-import { listEvents, readOutbox, recordChanges } from '@fjord/store';
+import { acquireOrRenewLease, listEvents, readOutbox, recordChanges, type Fence } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { OutboxRelay } from '../../services/scheduler/src/relay.js';
 import { commitsWithin, holdTransaction } from '../support/held-transaction.js';
@@ -20,11 +20,13 @@ const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
 let env: TestDatabase;
 let nc: NatsConnection;
+let fence: Fence;
 
 beforeAll(async () => {
   env = await createTestDatabase();
   nc = await connect({ servers: nats.url });
   await ensureStreams(nc, subjects);
+  fence = { name: 'test-scheduler', lease: (await acquireOrRenewLease(env.db, 'test-scheduler', 'me', 60_000))! };
 });
 
 afterAll(async () => {
@@ -55,7 +57,7 @@ describe('outbox relay', () => {
     const [row] = await readOutbox(env.db, 10);
     expect(row?.event_sequences).toHaveLength(605);
 
-    const relay = new OutboxRelay(env.db, nc, subjects, pino({ level: 'silent' }));
+    const relay = new OutboxRelay(env.db, nc, subjects, pino({ level: 'silent' }), fence);
     expect(await relay.relayBatch(100)).toBe(1);
     expect(await readOutbox(env.db, 10)).toEqual([]);
     await nc.flush();
@@ -81,7 +83,7 @@ describe('outbox relay', () => {
       callback: () => void batches.push(performance.now()),
     });
     const gapMs = 1000;
-    const relay = new OutboxRelay(env.db, nc, subjects, pino({ level: 'silent' }), 60_000, gapMs);
+    const relay = new OutboxRelay(env.db, nc, subjects, pino({ level: 'silent' }), fence, 60_000, gapMs);
     const commit = (i: number) =>
       env.db.transaction().execute((trx) => recordChanges(trx, [{ kind: 'container.placed', tenant: 'gap', subject: `gap/c${i}`, message: 'test' }], []));
     try {

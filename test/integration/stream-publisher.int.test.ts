@@ -39,12 +39,13 @@ describe('StreamPublisher', () => {
     publisher.close();
   });
 
-  it('fails a publish no stream takes, and one still waiting when closed', async () => {
+  it('fails a publish no stream takes, one still waiting when closed, and any after', async () => {
     const publisher = new StreamPublisher(nc);
     await expect(publisher.publish(`${nats.prefix}.nowhere`, new Uint8Array(), 'x:1')).rejects.toThrow(/no stream listens on it/);
     const waiting = publisher.publish(subjects.host('hv2', HostVerb.Desired), new Uint8Array(), 'desired:hv2:1');
     publisher.close();
     await expect(waiting).rejects.toThrow(/publisher closed/);
+    await expect(publisher.publish(subjects.host('hv2', HostVerb.Desired), new Uint8Array(), 'desired:hv2:2')).rejects.toThrow(/publisher closed/);
   });
 
   it('fails a publish nobody acknowledges in time', async () => {

@@ -129,11 +129,11 @@ const containerColumns = sql.raw(
  * The values of {@link containerColumns} from rows `r` of {@link columnsOf}, with the address's
  * offset in its subnet and the address as given (each path derives one from the other in SQL),
  * and the generation its host was just bumped to (`b`, a row of `bumped`; a host that does not
- * exist has none, and the insert fails on its foreign key as it should).
+ * exist has none, and the insert fails, on the NOT NULL of `generation`, rather than lose the row).
  */
 function containerValues(addressHost: RawBuilder<unknown>, address: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`r.id, r.tenant, r.name, r.network_id, ${addressHost}, ${address}, r.host, r.template, r.cpu_millis, r.memory_bytes,
-    r.constraints, r.anti_affinity_group, r.spread_label, r.command, r.runtime_name, coalesce(b.desired_generation, 0)`;
+    r.constraints, r.anti_affinity_group, r.spread_label, r.command, r.runtime_name, b.desired_generation`;
 }
 
 /** The fields of {@link columnsOf}, typed for jsonb_to_recordset. */

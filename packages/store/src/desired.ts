@@ -3,6 +3,7 @@
  * after a generation the host's worker was already sent (a delta, migration 0007).
  */
 import { type Kysely, sql } from 'kysely';
+import { fenceCte, type Fence } from './lease.js';
 import type { Database } from './schema.js';
 
 /** A container as a worker needs it in its host's desired state. */
@@ -123,11 +124,21 @@ export async function recordRemovals(trx: Kysely<Database>, removals: readonly {
     .execute();
 }
 
-/** Forgets the removals each host's published generation covers: no delta will be read from before it. */
-export async function pruneRemovals(db: Kysely<Database>, published: readonly { host: string; generation: number }[]): Promise<void> {
-  if (published.length === 0) return;
-  await sql`
-    DELETE FROM removed_containers r
-    USING unnest(${sql.val(published.map((p) => p.host))}::text[], ${sql.val(published.map((p) => p.generation))}::bigint[]) AS p(host, generation)
-    WHERE r.host = p.host AND r.generation <= p.generation`.execute(db);
+/**
+ * Forgets the removals each host's published generation covers: no delta will be read from
+ * before it by the relay of the lease `fence` names. Only while that lease holds: a deposed
+ * leader's relay, still finishing a pass, must not delete removals that the new leader's deltas
+ * (from generations it published itself) still need. Returns false when the lease is gone.
+ */
+export async function pruneRemovals(db: Kysely<Database>, published: readonly { host: string; generation: number }[], fence: Fence): Promise<boolean> {
+  if (published.length === 0) return true;
+  const { rows } = await sql<{ held: boolean }>`
+    WITH ${fenceCte(fence)},
+    pruned AS (
+      DELETE FROM removed_containers r
+      USING unnest(${sql.val(published.map((p) => p.host))}::text[], ${sql.val(published.map((p) => p.generation))}::bigint[]) AS p(host, generation)
+      WHERE r.host = p.host AND r.generation <= p.generation AND EXISTS (SELECT 1 FROM fence)
+    )
+    SELECT EXISTS (SELECT 1 FROM fence) AS held`.execute(db);
+  return rows[0]?.held === true;
 }

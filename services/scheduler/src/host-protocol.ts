@@ -237,7 +237,9 @@ export class HostProtocol {
       for (const [h, generation] of applied) this.appliedWritten.set(h, generation);
       await recordObserved(this.db, observed);
     } catch (err) {
-      this.log.warn({ err }, 'recording host reports failed; they will be sent again');
+      // Workers report only what changed: keep the observations for the next flush, under any newer one.
+      for (const u of observed) if (!this.observed.has(u.runtimeName)) this.observed.set(u.runtimeName, u);
+      this.log.warn({ err }, 'recording host reports failed; retrying with the next flush');
     }
   }
 

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { encode, HostVerb, StreamPublisher, type Subjects } from '@fjord/bus';
 import { placementV1, workerV1 } from '@fjord/proto';
-import { deleteOutbox, eventsBySequence, pruneRemovals, readOutbox, type Database, type EventRecord, type PublishedGeneration } from '@fjord/store';
+import { deleteOutbox, eventsBySequence, pruneRemovals, readOutbox, type Database, type EventRecord, type Fence, type PublishedGeneration } from '@fjord/store';
 import { buildDesiredStates } from './desired-state.js';
 
 /** Converts a stored event to its wire form. */
@@ -56,6 +56,8 @@ export class OutboxRelay {
     nc: NatsConnection,
     private readonly subjects: Subjects,
     private readonly log: Logger,
+    /** This leader's lease: removals are forgotten only while it holds (see pruneRemovals). */
+    private readonly fence: Fence,
     private readonly pollMs = 250,
     private readonly minGapMs = 15,
   ) {
@@ -144,16 +146,26 @@ export class OutboxRelay {
   private async publishDesired(hosts: string[]): Promise<void> {
     const states = await buildDesiredStates(this.db, hosts, this.published);
     const prune: { host: string; generation: number }[] = [];
-    await Promise.all(
+    // Settled, not all: a failed publish must not leave the others to finish after a later pass.
+    const results = await Promise.allSettled(
       [...states.values()].map(async ({ state, read }) => {
         // Already published (a later commit was seen by an earlier pass): nothing new to send.
         if (read.base === read.desiredGeneration) return;
         await this.streams.publish(this.subjects.host(state.host, HostVerb.Desired), encode(workerV1.DesiredState, state), `desired:${state.host}:${state.generation}`);
-        this.published.set(read.name, { epoch: read.epoch, generation: read.desiredGeneration });
+        this.remember(read.name, { epoch: read.epoch, generation: read.desiredGeneration });
         if (read.removed.length > 0) prune.push({ host: read.name, generation: read.desiredGeneration });
       }),
     );
-    await pruneRemovals(this.db, prune);
+    if (!(await pruneRemovals(this.db, prune, this.fence))) this.log.warn('outbox relay: the lease is gone; removals left for the next leader');
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Records what was published to a host; never moves back to an older epoch or generation. */
+  private remember(host: string, sent: PublishedGeneration): void {
+    const known = this.published.get(host);
+    if (known && (known.epoch > sent.epoch || (known.epoch === sent.epoch && known.generation >= sent.generation))) return;
+    this.published.set(host, sent);
   }
 
   /** Publishes the events of some changes (each change's sequences), in batches per change. */

@@ -93,7 +93,7 @@ async function until(what: string, check: () => boolean): Promise<void> {
 let agent: Agent | undefined;
 afterEach(async () => agent?.stop());
 
-function setup(opts: { epoch?: () => bigint; refuse?: number } = {}) {
+function setup(opts: { epoch?: () => bigint; refuse?: number; wholeStatusMs?: number } = {}) {
   const bus = new FakeBus();
   const runtime = new GatedRuntime();
   const applied: bigint[] = [];
@@ -118,7 +118,7 @@ function setup(opts: { epoch?: () => bigint; refuse?: number } = {}) {
     host: { name: host, labels: {}, cpuMillis: 1000, memoryBytes: 1024, slots: 10, physicalNetworks: ['physnet1'] },
     drivers: { switch: new FakeSwitch('br-hv1', host), runtime },
     log,
-    timing: { retryMinMs: 5, retryMaxMs: 20, syncIntervalMs: 0, reconcileIntervalMs: 0 },
+    timing: { retryMinMs: 5, retryMaxMs: 20, syncIntervalMs: 0, reconcileIntervalMs: 0, wholeStatusMs: opts.wholeStatusMs ?? 0 },
     hooks: { onApplied: (generation) => void applied.push(generation) },
   });
   agent.start();
@@ -262,6 +262,21 @@ describe('Agent', () => {
     await until('generation 3 applied', () => applied.at(-1) === 3n);
     expect(listed()).toEqual(['c-a RUNNING', 'c-b RUNNING', 'c-c RUNNING']);
     expect(bus.sent(HostVerb.Status, workerV1.StatusReport).at(-1)!.appliedGeneration).toBe(3n);
+  });
+
+  it('reports every container again every wholeStatusMs, without a reconcile pass', async () => {
+    const { bus, applied } = setup({ wholeStatusMs: 40 });
+    await until('the first sync was applied', () => applied.length === 1);
+    const subject = s.host(host, HostVerb.Desired);
+    bus.deliver(subject, desired(1n, ['c-a']));
+    await until('generation 1 applied', () => applied.at(-1) === 1n);
+    bus.deliver(subject, desired(2n, ['c-a', 'c-b']));
+    await until('generation 2 applied', () => applied.at(-1) === 2n);
+    const reports = () => bus.sent(HostVerb.Status, workerV1.StatusReport);
+    const after = reports().length;
+    await until('a whole report', () => reports().slice(after).some((r) => r.containers.length === 2));
+    expect(applied).toEqual([0n, 1n, 2n]);
+    expect(reports().at(-1)).toMatchObject({ appliedGeneration: 2n });
   });
 
   it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {

@@ -15,9 +15,9 @@
  *   change and syncs (a sync reply is always whole).
  * - Reconciles in one serialized loop: while a pass runs, newer desired states replace each other
  *   and only the newest is applied next. After each pass it publishes a status report with the
- *   containers whose state or message changed since the last report; after registering, after a
- *   reconnect and on each periodic pass the report lists every container (a report is a core NATS
- *   message and may be lost: the next whole one makes up for it).
+ *   containers whose state or message changed since the last report. After registering, after a
+ *   reconnect and every `wholeStatusMs` it reports every container (a report is a core NATS
+ *   message and may be lost, or land while no scheduler leads: the next whole one makes up for it).
  *
  * This file is the protobuf edge: messages are decoded here and become domain types. A malformed
  * or unexpected message is logged and dropped. stop() leaves containers and ports as they are.
@@ -58,6 +58,8 @@ export interface AgentTiming {
   syncIntervalMs?: number;
   /** Re-run reconcile over the last applied desired state this often, 0 for none (default 30000 ms). */
   reconcileIntervalMs?: number;
+  /** Report every container's state this often, not only changes; 0 for never (default 30000 ms; ±10% jitter). */
+  wholeStatusMs?: number;
   /** Wait this long before the first registration (the simulator staggers hosts with it; default 0). */
   startDelayMs?: number;
 }
@@ -125,6 +127,7 @@ const DEFAULTS = {
   retryMaxMs: 5000,
   syncIntervalMs: 30_000,
   reconcileIntervalMs: 30_000,
+  wholeStatusMs: 30_000,
   startDelayMs: 0,
 };
 
@@ -212,6 +215,8 @@ export class Agent {
 
   /** What the status reports so far said of each container (state and message), by runtime name. */
   private reported = new Map<string, string>();
+  /** The last pass's state and reports, which {@link reportAll} reports again. */
+  private lastPass: { state: HostDesiredState; reports: readonly ContainerReport[] } | undefined;
   /** The next status report lists every container. */
   private reportWhole = true;
 
@@ -257,6 +262,7 @@ export class Agent {
     this.later(this.timing.startDelayMs, () => void this.register());
     if (this.timing.syncIntervalMs > 0) this.every(this.timing.syncIntervalMs, () => this.sync('periodic'));
     if (this.timing.reconcileIntervalMs > 0) this.every(this.timing.reconcileIntervalMs, () => this.reapply());
+    if (this.timing.wholeStatusMs > 0) this.every(this.timing.wholeStatusMs, () => this.reportAll());
   }
 
   /** Stops timers and the subscription and waits for a running reconcile pass; containers stay. */
@@ -541,10 +547,17 @@ export class Agent {
     }
     let state = update;
     if ('baseGeneration' in update) {
-      if (this.newest === undefined || this.newest.generation < update.baseGeneration) {
-        const have = this.newest === undefined ? 'none' : String(this.newest.generation);
+      if (this.newest === undefined) {
+        // Registered, not yet synced: the sync that follows registration brings the whole state.
+        this.log.debug({ via, generation: String(update.generation) }, `${this.host.name} ignored a delta before its first whole state`);
+        return;
+      }
+      if (this.newest.generation < update.baseGeneration) {
         this.gaps++;
-        this.log.info({ via, base: String(update.baseGeneration), have }, `${this.host.name} missed a desired state before generation ${update.generation}; syncing`);
+        this.log.info(
+          { via, base: String(update.baseGeneration), have: String(this.newest.generation) },
+          `${this.host.name} missed a desired state before generation ${update.generation}; syncing`,
+        );
         this.sync('gap');
         return;
       }
@@ -558,7 +571,6 @@ export class Agent {
   /** Re-runs reconcile over the last applied state (containers may have died since). */
   private reapply(): void {
     if (this.applied && !this.pending && !this.reconciling) {
-      this.reportWhole = true;
       this.pending = this.applied;
       this.kick();
     }
@@ -601,9 +613,16 @@ export class Agent {
         this.heartbeatBytes = undefined;
       }
       this.containersRunning = reports.filter((r) => r.state === 'RUNNING').length;
+      this.lastPass = { state, reports };
       this.publishStatus(state, reports);
       this.hooks.onApplied?.(state.generation, reports);
     }
+  }
+
+  /** Reports every container: now, from the last pass, unless a pass is due to report soon anyway. */
+  private reportAll(): void {
+    this.reportWhole = true;
+    if (this.lastPass && !this.reconciling && this.lastPass.state.epoch === this.epoch) this.publishStatus(this.lastPass.state, this.lastPass.reports);
   }
 
   /** Reports the pass over `state`: every container when {@link reportWhole}, else those whose report changed. */

@@ -42,6 +42,7 @@ export const WorkerConfig = z.object({
   heartbeatMs: z.coerce.number().int().min(50).max(60_000).optional().describe('heartbeat interval; default the scheduler\'s (env FJORD_HEARTBEAT_MS)'),
   syncIntervalMs: z.coerce.number().int().min(0).default(30_000).describe('safety-net full sync interval, 0 for none'),
   reconcileIntervalMs: z.coerce.number().int().min(0).default(30_000).describe('re-reconcile the applied state this often, 0 for none'),
+  wholeStatusMs: z.coerce.number().int().min(0).default(30_000).describe('report every container, not only changes, this often; 0 for never'),
   requestTimeoutMs: z.coerce.number().int().min(100).default(2000).describe('timeout of register and sync requests'),
   driver: z
     .discriminatedUnion('kind', [FakeDriverConfig, LxcOvsDriverConfig])

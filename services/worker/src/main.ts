@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       heartbeatMs: config.heartbeatMs,
       syncIntervalMs: config.syncIntervalMs,
       reconcileIntervalMs: config.reconcileIntervalMs,
+      wholeStatusMs: config.wholeStatusMs,
       requestTimeoutMs: config.requestTimeoutMs,
     },
   });

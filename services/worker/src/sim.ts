@@ -157,6 +157,7 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
       timing: {
         syncIntervalMs: 60_000,
         reconcileIntervalMs: 0,
+        wholeStatusMs: 60_000,
         ...opts.timing,
         heartbeatMs: opts.heartbeatMs,
         startDelayMs: (i * 1000) / perSecond,

@@ -334,13 +334,17 @@ export class Agent {
     this.timers.add(t);
   }
 
-  /** Runs `fn` every `ms` (±10% jitter, so thousands of simulated hosts do not tick together). */
+  /**
+   * Runs `fn` every `ms` (±10% jitter), the first time at a random point within the first `ms`:
+   * thousands of hosts started together (a fleet after an outage, the simulator) must not tick
+   * together. With ±10% alone, 5,000 simulated hosts sent their periodic reports in a 12 s wave.
+   */
   private every(ms: number, fn: () => void): void {
-    const next = () => this.later(ms * (0.9 + Math.random() * 0.2), () => {
+    const tick = () => {
       fn();
-      next();
-    });
-    next();
+      this.later(ms * (0.9 + Math.random() * 0.2), tick);
+    };
+    this.later(Math.random() * ms, tick);
   }
 
   private backoff(attempt: number): number {

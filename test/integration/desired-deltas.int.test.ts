@@ -193,6 +193,8 @@ describe('desired-state deltas', () => {
     await recordRemovals(env.db, [{ host: 'hv-prune', generation: 5, runtimeName: 'c-gone' }]);
     const stale = { ...fence, lease: { ...fence.lease, epoch: fence.lease.epoch + 1 } };
     expect(await pruneRemovals(env.db, [{ host: 'hv-prune', generation: 5 }], stale)).toBe(false);
+    // A lease about to expire counts as gone (the 60 s lease is within this 2-minute margin).
+    expect(await pruneRemovals(env.db, [{ host: 'hv-prune', generation: 5 }], { ...fence, marginMs: 120_000 })).toBe(false);
     const left = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM removed_containers WHERE host = 'hv-prune'`.execute(env.db)).rows[0]!.n;
     expect(await left()).toBe(1);
     expect(await pruneRemovals(env.db, [{ host: 'hv-prune', generation: 4 }], fence)).toBe(true);

@@ -44,8 +44,9 @@ describe('StreamPublisher', () => {
     await expect(publisher.publish(`${nats.prefix}.nowhere`, new Uint8Array(), 'x:1')).rejects.toThrow(/no stream listens on it/);
     const waiting = publisher.publish(subjects.host('hv2', HostVerb.Desired), new Uint8Array(), 'desired:hv2:1');
     publisher.close();
-    await expect(waiting).rejects.toThrow(/publisher closed/);
-    await expect(publisher.publish(subjects.host('hv2', HostVerb.Desired), new Uint8Array(), 'desired:hv2:2')).rejects.toThrow(/publisher closed/);
+    await expect(waiting).rejects.toThrow(/not acknowledged: the publisher is closed/);
+    expect(publisher.failed).toBe(true);
+    await expect(publisher.publish(subjects.host('hv2', HostVerb.Desired), new Uint8Array(), 'desired:hv2:2')).rejects.toThrow(/^the publisher is closed$/);
   });
 
   it('fails a publish nobody acknowledges in time', async () => {

@@ -32,7 +32,7 @@ export class StreamPublisher {
   private readonly pending = new Map<string, Pending>();
   private readonly sweep: NodeJS.Timeout;
   private next = 0;
-  /** Set once closed or once the inbox subscription failed: every publish fails with it. */
+  /** Set once closed or once the inbox subscription failed: every later publish fails with it. */
   private broken: Error | undefined;
 
   constructor(
@@ -44,6 +44,11 @@ export class StreamPublisher {
     });
     this.sweep = setInterval(() => this.expire(), Math.min(1000, timeoutMs));
     this.sweep.unref();
+  }
+
+  /** True once closed or once acknowledgements can no longer arrive: the owner needs a new publisher. */
+  get failed(): boolean {
+    return this.broken !== undefined;
   }
 
   /** Publishes `data` on `subject` with JetStream message id `msgId`; resolves once the stream has it. */
@@ -65,14 +70,14 @@ export class StreamPublisher {
 
   /** Stops listening for acknowledgements; publishes still waiting, and any later, fail. */
   close(): void {
-    this.fail(new Error('publisher closed before the stream acknowledged the message'));
+    this.fail(new Error('the publisher is closed'));
   }
 
   private fail(err: Error): void {
     this.broken ??= err;
     clearInterval(this.sweep);
     if (!this.sub.isClosed()) this.sub.unsubscribe();
-    for (const p of this.pending.values()) p.reject(new Error(`publish to ${p.subject}: ${err.message}`, { cause: err }));
+    for (const p of this.pending.values()) p.reject(new Error(`publish to ${p.subject}: not acknowledged: ${err.message}`, { cause: err }));
     this.pending.clear();
   }
 

@@ -17,6 +17,12 @@ import type { FleetState } from './fleet-state.js';
 
 const observedStates = new Set(['RUNNING', 'STOPPED', 'FAILED']);
 
+/** Longest observation message kept (a driver's error text can be long). */
+const OBSERVED_MAX_CHARS = 2000;
+
+/** Flushes in a row that may fail before the observations they carry are dropped. */
+const OBSERVED_MAX_ATTEMPTS = 3;
+
 /** Decodes a message of a per-host subject, checking the body names the subject's host. */
 function hostMessage<T extends { host: string }>(
   subjects: Subjects,
@@ -136,6 +142,8 @@ export class HostProtocol {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private flushes = 0;
+  /** Flushes in a row that failed to write their observations. */
+  private failedFlushes = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -209,7 +217,8 @@ export class HostProtocol {
         host: report.host,
         runtimeName: c.runtimeName,
         state: c.state as ObservedUpdate['state'],
-        observed: c.message,
+        // Postgres text holds no NUL: one such message would fail every flush it is part of.
+        observed: c.message.replaceAll('\0', '').slice(0, OBSERVED_MAX_CHARS),
       });
     }
   }
@@ -236,10 +245,17 @@ export class HostProtocol {
       await recordAppliedGenerations(this.db, applied);
       for (const [h, generation] of applied) this.appliedWritten.set(h, generation);
       await recordObserved(this.db, observed);
+      this.failedFlushes = 0;
     } catch (err) {
-      // Workers report only what changed: keep the observations for the next flush, under any newer one.
-      for (const u of observed) if (!this.observed.has(u.runtimeName)) this.observed.set(u.runtimeName, u);
-      this.log.warn({ err }, 'recording host reports failed; retrying with the next flush');
+      // Workers report only what changed: keep the observations for the next flush, under any
+      // newer one, a few times; then drop them (the workers' next whole reports bring them again).
+      if (++this.failedFlushes < OBSERVED_MAX_ATTEMPTS) {
+        for (const u of observed) if (!this.observed.has(u.runtimeName)) this.observed.set(u.runtimeName, u);
+        this.log.warn({ err, attempt: this.failedFlushes }, 'recording host reports failed; retrying with the next flush');
+      } else {
+        this.failedFlushes = 0;
+        this.log.error({ err, dropped: observed.length }, 'recording host reports failed again; dropped them until the workers report every container again');
+      }
     }
   }
 

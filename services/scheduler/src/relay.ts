@@ -41,7 +41,7 @@ const EVENTS_PER_READ = 5000;
  * published to each host, in which epoch). A worker that missed one sees the gap and syncs.
  */
 export class OutboxRelay {
-  private readonly streams: StreamPublisher;
+  private streams: StreamPublisher;
   private running = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -53,7 +53,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly db: Kysely<Database>,
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
     private readonly log: Logger,
     /** This leader's lease: removals are forgotten only while it holds (see pruneRemovals). */
@@ -106,6 +106,11 @@ export class OutboxRelay {
   }
 
   private async drain(): Promise<void> {
+    if (this.streams.failed && !this.stopped) {
+      // Its acknowledgements stopped arriving (the inbox subscription failed): start a new one.
+      this.log.error('outbox relay: JetStream acknowledgements stopped arriving; publishing through a new inbox');
+      this.streams = new StreamPublisher(this.nc);
+    }
     try {
       for (;;) {
         const limit = 200; // changes; each may hold thousands of hosts and events

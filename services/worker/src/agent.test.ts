@@ -228,8 +228,26 @@ describe('Agent', () => {
     expect(agent.stats()).toMatchObject({ appliedGeneration: 3n, containersRunning: 3, dropped: 0 });
   });
 
+  it('ignores a delta that arrives before its first whole state, without counting a gap', async () => {
+    const { bus, applied, agent, syncs } = setup();
+    // Held: the sync after registering gets no answer yet.
+    let answer: ((data: Uint8Array) => void) | undefined;
+    bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
+      syncs.push(decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data));
+      return new Promise<Uint8Array>((resolve) => (answer = () => resolve(desired(2n, ['c-a', 'c-b']))));
+    });
+    await until('the sync after registering was sent', () => syncs.length === 1);
+    bus.deliver(s.host(host, HostVerb.Desired), delta(3n, 2n, ['c-c']));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(applied).toEqual([]);
+    expect(syncs).toHaveLength(1);
+    answer!(new Uint8Array());
+    await until('the whole state applied', () => applied.at(-1) === 2n);
+    expect(agent.stats()).toMatchObject({ gaps: 0, appliedGeneration: 2n });
+  });
+
   it('syncs instead of applying a delta whose base generation it has not seen', async () => {
-    const { bus, runtime, applied, syncs } = setup();
+    const { bus, runtime, applied, agent, syncs } = setup();
     await until('the first sync was applied', () => applied.length === 1);
     const subject = s.host(host, HostVerb.Desired);
     bus.deliver(subject, desired(1n, ['c-a']));
@@ -242,6 +260,7 @@ describe('Agent', () => {
     bus.deliver(subject, delta(3n, 2n, ['c-c']));
     await until('the whole state was synced and applied', () => applied.at(-1) === 3n);
     expect(applied).toEqual([0n, 1n, 3n]);
+    expect(agent.stats().gaps).toBe(1);
     expect(syncs.at(-1)).toEqual({ host, epoch: 1n, haveGeneration: 1n, acceptsUnchanged: true });
     expect([...runtime.containers.keys()].sort()).toEqual(['c-a', 'c-b', 'c-c']);
   });

@@ -101,9 +101,10 @@ export interface SyncRequest {
 }
 
 /**
- * Published on fjord.v1.host.<host>.status after each reconcile. Lists the containers whose state
- * or message changed since the worker's last report; after registering, after a reconnect and on
- * its periodic pass, every container (a report is a core NATS message and may be lost).
+ * Published on fjord.v1.host.<host>.status after each reconcile pass, listing the containers whose
+ * state or message changed since the worker's last report. After registering, after a reconnect
+ * and on a timer of its own, it lists every container (a report is a core NATS message and may be
+ * lost, or arrive while no scheduler leads).
  */
 export interface StatusReport {
   host: string;

@@ -5,7 +5,6 @@
  * while a host whose worker does not, or one in a new epoch, or one a new relay has not published
  * to, gets its whole state. Applied one after another, the messages give the whole state read.
  */
-import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { pino } from 'pino';
@@ -31,7 +30,7 @@ import {
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { applyDelta, desiredFromWire, type HostDesiredState } from '@fjord/worker';
 import { OutboxRelay } from '../../services/scheduler/src/relay.js';
-import { seedPhysicalNetwork } from '../support/placement-setup.js';
+import { containerToPlace, seedPhysicalNetwork } from '../support/placement-setup.js';
 
 const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
@@ -83,22 +82,7 @@ async function register(name: string, acceptsDeltas: boolean): Promise<number> {
 }
 
 function container(name: string, host: string): ContainerToPlace {
-  const id = randomUUID();
-  return {
-    id,
-    tenant: 'acme',
-    name,
-    networkId,
-    host,
-    template: 'busybox',
-    cpuMillis: 100,
-    memoryBytes: 2 ** 26,
-    constraints: [],
-    antiAffinityGroup: null,
-    spreadLabel: null,
-    command: '',
-    runtimeName: `c-${id.slice(0, 8)}`,
-  };
+  return containerToPlace(name, networkId, host);
 }
 
 async function place(name: string, host: string): Promise<string> {

@@ -4,7 +4,6 @@
  * gone or a network's lowest free blocks fall short, nothing of them does. Also the read of a
  * host's whole desired state (`readDesiredStates`) of what was placed.
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +23,7 @@ import {
 } from '@fjord/store';
 import { createTestDatabase, type TestDatabase } from '@fjord/testkit';
 import { commitsWithin, holdTransaction } from '../support/held-transaction.js';
-import { seedPhysicalNetwork } from '../support/placement-setup.js';
+import { containerToPlace, seedPhysicalNetwork } from '../support/placement-setup.js';
 
 let env: TestDatabase;
 let fence: Fence;
@@ -50,22 +49,7 @@ afterAll(async () => {
 });
 
 function container(name: string, network: string, host: string): ContainerToPlace {
-  const id = randomUUID();
-  return {
-    id,
-    tenant: 'acme',
-    name,
-    networkId: networkIds.get(network)!,
-    host,
-    template: 'busybox',
-    cpuMillis: 100,
-    memoryBytes: 2 ** 26,
-    constraints: [],
-    antiAffinityGroup: null,
-    spreadLabel: null,
-    command: '',
-    runtimeName: `c-${id.slice(0, 8)}`,
-  };
+  return containerToPlace(name, networkIds.get(network)!, host);
 }
 
 /** What a failed placement could have left behind. */

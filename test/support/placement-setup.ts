@@ -1,16 +1,38 @@
 /**
  * Set-up shared by the tests of placement: the physical network and subnet pool they place on,
- * and a scheduler replica in the test's own process.
+ * a container to place directly through the store, and a scheduler replica in the test's own
+ * process.
  */
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { Scheduler, type SchedulerOptions } from '@fjord/scheduler';
-import { syncPhysicalNetworks, syncSubnetPools, type Database } from '@fjord/store';
+import { syncPhysicalNetworks, syncSubnetPools, type ContainerToPlace, type Database } from '@fjord/store';
 
 /** `physnet1` (VLANs 100-199) and the subnet pool `default` (10.96.0.0/16 in /24s). */
 export async function seedPhysicalNetwork(db: Kysely<Database>): Promise<void> {
   await syncPhysicalNetworks(db, [{ name: 'physnet1', vlanRanges: '100-199', reservedVlans: [] }]);
   await syncSubnetPools(db, [{ name: 'default', cidr: '10.96.0.0/16', prefixLength: 24 }]);
+}
+
+/** A small busybox container of tenant `acme` to place with the store's `placeContainers`, with a fresh id. */
+export function containerToPlace(name: string, networkId: string, host: string): ContainerToPlace {
+  const id = randomUUID();
+  return {
+    id,
+    tenant: 'acme',
+    name,
+    networkId,
+    host,
+    template: 'busybox',
+    cpuMillis: 100,
+    memoryBytes: 2 ** 26,
+    constraints: [],
+    antiAffinityGroup: null,
+    spreadLabel: null,
+    command: '',
+    runtimeName: `c-${id.slice(0, 8)}`,
+  };
 }
 
 /** A scheduler replica on a free port, logging nothing; `timing` overrides its lease and heartbeat timings. */

@@ -42,7 +42,7 @@ export interface SimulatorOptions {
   heartbeatMs?: number;
   /** Registrations started per second (default 2000). */
   registerPerSecond?: number;
-  /** Other agent timing (defaults: sync every 60 s, no periodic re-reconcile: fake containers do not die). */
+  /** Other agent timing (defaults: sync and whole status every 60 s, no periodic re-reconcile: fake containers do not die). */
   timing?: Omit<AgentTiming, 'heartbeatMs' | 'startDelayMs'>;
   log: Logger;
   /** Level of the agents' own logs (default `warn`: thousands of hosts registering is not news). */

@@ -93,7 +93,7 @@ async function until(what: string, check: () => boolean): Promise<void> {
 let agent: Agent | undefined;
 afterEach(async () => agent?.stop());
 
-function setup(opts: { epoch?: () => bigint; refuse?: number; wholeStatusMs?: number } = {}) {
+function setup(opts: { epoch?: () => bigint; refuse?: number; wholeStatusMs?: number; syncIntervalMs?: number } = {}) {
   const bus = new FakeBus();
   const runtime = new GatedRuntime();
   const applied: bigint[] = [];
@@ -118,7 +118,7 @@ function setup(opts: { epoch?: () => bigint; refuse?: number; wholeStatusMs?: nu
     host: { name: host, labels: {}, cpuMillis: 1000, memoryBytes: 1024, slots: 10, physicalNetworks: ['physnet1'] },
     drivers: { switch: new FakeSwitch('br-hv1', host), runtime },
     log,
-    timing: { retryMinMs: 5, retryMaxMs: 20, syncIntervalMs: 0, reconcileIntervalMs: 0, wholeStatusMs: opts.wholeStatusMs ?? 0 },
+    timing: { retryMinMs: 5, retryMaxMs: 20, syncIntervalMs: opts.syncIntervalMs ?? 0, reconcileIntervalMs: 0, wholeStatusMs: opts.wholeStatusMs ?? 0 },
     hooks: { onApplied: (generation) => void applied.push(generation) },
   });
   agent.start();
@@ -296,6 +296,26 @@ describe('Agent', () => {
     await until('a whole report', () => reports().slice(after).some((r) => r.containers.length === 2));
     expect(applied).toEqual([0n, 1n, 2n]);
     expect(reports().at(-1)).toMatchObject({ appliedGeneration: 2n });
+  });
+
+  it("every tenth periodic sync asks for the whole state, and takes it when the scheduler's differs at the same generation", async () => {
+    const { bus, runtime, applied, syncs } = setup({ syncIntervalMs: 5 });
+    await until('the first sync was applied', () => applied.length === 1);
+    bus.deliver(s.host(host, HostVerb.Desired), desired(1n, ['c-a', 'c-b']));
+    await until('generation 1 applied', () => applied.at(-1) === 1n);
+    // The scheduler's generation 1 holds c-a only (as if a removal had never reached this agent).
+    bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
+      const req = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+      syncs.push(req);
+      if (req.acceptsUnchanged) return encode(workerV1.DesiredState, workerV1.DesiredState.create({ host, epoch: 1n, generation: 1n, unchanged: true }));
+      return desired(1n, ['c-a']);
+    });
+    await until('c-b is gone', () => !runtime.containers.has('c-b'));
+    const periodic = syncs.slice(1);
+    expect(periodic.filter((r) => !r.acceptsUnchanged).length).toBeGreaterThanOrEqual(1);
+    expect(periodic.filter((r) => r.acceptsUnchanged).length).toBeGreaterThanOrEqual(8);
+    expect([...runtime.containers.keys()]).toEqual(['c-a']);
+    expect(applied.at(-1)).toBe(1n);
   });
 
   it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {

@@ -12,7 +12,9 @@
  *   `unchanged` (no containers): the host is still at the generation applied.
  * - A published state may be a delta: the changes after a base generation. The agent applies it
  *   on top of the newest state it has when that is at least the base; otherwise it missed a
- *   change and syncs (a sync reply is always whole).
+ *   change and syncs (a sync reply is always whole). Every {@link CHECK_EVERY}th periodic sync
+ *   asks for the whole state even when up to date, and takes it should it differ from the state
+ *   of that generation the agent holds: nothing else would ever correct such a difference.
  * - Reconciles in one serialized loop: while a pass runs, newer desired states replace each other
  *   and only the newest is applied next. After each pass it publishes a status report with the
  *   containers whose state or message changed since the last report. After registering, after a
@@ -175,6 +177,18 @@ function repeatFromRandomOffset(ms: number, beat: () => void): () => void {
   };
 }
 
+/** Every this many periodic syncs, one asks for the whole state (see the file comment). */
+const CHECK_EVERY = 10;
+
+/** Whether two desired container lists hold the same containers, in any order. */
+function sameContainers(a: readonly DesiredContainer[], b: readonly DesiredContainer[]): boolean {
+  const key = (c: DesiredContainer) =>
+    [c.runtimeName, c.tenant, c.name, c.template, c.vlan, c.address, c.prefixLength, c.gateway, c.cpuMillis, c.memoryBytes, c.command].join('\0');
+  if (a.length !== b.length) return false;
+  const keys = new Set(a.map(key));
+  return b.every((c) => keys.has(key(c)));
+}
+
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** The control loop of one host; see the file comment for the protocol. */
@@ -224,6 +238,7 @@ export class Agent {
   private containersRunning = 0;
   private dropped = 0;
   private gaps = 0;
+  private periodicSyncs = 0;
 
   constructor(opts: AgentOptions) {
     this.nc = opts.nc;
@@ -260,7 +275,7 @@ export class Agent {
       void this.watchStatus();
     }
     this.later(this.timing.startDelayMs, () => void this.register());
-    if (this.timing.syncIntervalMs > 0) this.every(this.timing.syncIntervalMs, () => this.sync('periodic'));
+    if (this.timing.syncIntervalMs > 0) this.every(this.timing.syncIntervalMs, () => this.sync(++this.periodicSyncs % CHECK_EVERY === 0 ? 'check' : 'periodic'));
     if (this.timing.reconcileIntervalMs > 0) this.every(this.timing.reconcileIntervalMs, () => this.reapply());
     if (this.timing.wholeStatusMs > 0) this.every(this.timing.wholeStatusMs, () => this.reportAll());
   }
@@ -472,8 +487,10 @@ export class Agent {
       this.syncRetry = undefined;
     }
     this.syncing = true;
-    // Once this process has applied a state, an up-to-date host is answered `unchanged`, without its containers.
-    const request = encode(workerV1.SyncRequest, { host: this.host.name, epoch: this.epoch, haveGeneration: this.appliedGeneration, acceptsUnchanged: this.applied !== undefined });
+    // Once this process has applied a state, an up-to-date host is answered `unchanged`, without
+    // its containers, except to a check.
+    const acceptsUnchanged = this.applied !== undefined && reason !== 'check';
+    const request = encode(workerV1.SyncRequest, { host: this.host.name, epoch: this.epoch, haveGeneration: this.appliedGeneration, acceptsUnchanged });
     void this.nc
       .request(this.subjectOf.sync, request, { timeout: this.timing.requestTimeoutMs })
       .then(
@@ -546,8 +563,12 @@ export class Agent {
       return;
     }
     if (this.newest !== undefined && update.generation <= this.newest.generation) {
-      this.log.debug({ via, generation: String(update.generation), newest: String(this.newest.generation) }, `${this.host.name} ignored stale desired state`);
-      return;
+      const differs = via === 'sync' && !('baseGeneration' in update) && update.generation === this.newest.generation && !sameContainers(update.containers, this.newest.containers);
+      if (!differs) {
+        this.log.debug({ via, generation: String(update.generation), newest: String(this.newest.generation) }, `${this.host.name} ignored stale desired state`);
+        return;
+      }
+      this.log.warn({ generation: String(update.generation) }, `${this.host.name} held another desired state than the scheduler's at generation ${update.generation}; taking the scheduler's`);
     }
     let state = update;
     if ('baseGeneration' in update) {

@@ -151,26 +151,20 @@ export class OutboxRelay {
   private async publishDesired(hosts: string[]): Promise<void> {
     const states = await buildDesiredStates(this.db, hosts, this.published);
     const prune: { host: string; generation: number }[] = [];
-    // Settled, not all: a failed publish must not leave the others to finish after a later pass.
+    // Settled, not all: a failed publish must not leave the others to finish after a later pass,
+    // so `published` only moves forward (each pass reads a snapshot at least as new as the last).
     const results = await Promise.allSettled(
       [...states.values()].map(async ({ state, read }) => {
         // Already published (a later commit was seen by an earlier pass): nothing new to send.
         if (read.base === read.desiredGeneration) return;
         await this.streams.publish(this.subjects.host(state.host, HostVerb.Desired), encode(workerV1.DesiredState, state), `desired:${state.host}:${state.generation}`);
-        this.remember(read.name, { epoch: read.epoch, generation: read.desiredGeneration });
+        this.published.set(read.name, { epoch: read.epoch, generation: read.desiredGeneration });
         if (read.removed.length > 0) prune.push({ host: read.name, generation: read.desiredGeneration });
       }),
     );
     if (!(await pruneRemovals(this.db, prune, this.fence))) this.log.warn('outbox relay: the lease is gone; removals left for the next leader');
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-  }
-
-  /** Records what was published to a host; never moves back to an older epoch or generation. */
-  private remember(host: string, sent: PublishedGeneration): void {
-    const known = this.published.get(host);
-    if (known && (known.epoch > sent.epoch || (known.epoch === sent.epoch && known.generation >= sent.generation))) return;
-    this.published.set(host, sent);
   }
 
   /** Publishes the events of some changes (each change's sequences), in batches per change. */

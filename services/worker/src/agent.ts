@@ -229,8 +229,8 @@ export class Agent {
 
   /** What the status reports so far said of each container (state and message), by runtime name. */
   private reported = new Map<string, string>();
-  /** The last pass's state and reports, which {@link reportAll} reports again. */
-  private lastPass: { state: HostDesiredState; reports: readonly ContainerReport[] } | undefined;
+  /** The reports of the last pass (over {@link applied}), which {@link reportAll} sends again. */
+  private lastReports: readonly ContainerReport[] = [];
   /** The next status report lists every container. */
   private reportWhole = true;
 
@@ -638,7 +638,7 @@ export class Agent {
         this.heartbeatBytes = undefined;
       }
       this.containersRunning = reports.filter((r) => r.state === 'RUNNING').length;
-      this.lastPass = { state, reports };
+      this.lastReports = reports;
       this.publishStatus(state, reports);
       this.hooks.onApplied?.(state.generation, reports);
     }
@@ -647,7 +647,7 @@ export class Agent {
   /** Reports every container: now, from the last pass, unless a pass is due to report soon anyway. */
   private reportAll(): void {
     this.reportWhole = true;
-    if (this.lastPass && !this.reconciling && this.lastPass.state.epoch === this.epoch) this.publishStatus(this.lastPass.state, this.lastPass.reports);
+    if (this.applied && !this.reconciling && this.applied.epoch === this.epoch) this.publishStatus(this.applied, this.lastReports);
   }
 
   /** Reports the pass over `state`: every container when {@link reportWhole}, else those whose report changed. */

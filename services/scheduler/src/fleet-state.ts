@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { buildPlacementSnapshot, type Host, type PlacementSnapshot } from '@fjord/core';
+import { buildPlacementSnapshot, type Host, type PlacementSnapshot, type SnapshotHost } from '@fjord/core';
 import { groupMembers, listHosts, type Database, type HostRecord } from '@fjord/store';
 
 /** A stored host in the placement engine's terms. */
@@ -32,7 +32,7 @@ export class FleetState {
   }
 
   /** The host with this name, if known. */
-  host(name: string): Host | undefined {
+  host(name: string): SnapshotHost | undefined {
     const position = this.snapshot.positionById.get(name);
     return position === undefined ? undefined : this.snapshot.hosts[position];
   }

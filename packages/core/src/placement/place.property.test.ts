@@ -228,7 +228,7 @@ describe('place() properties', () => {
     );
   });
 
-  it('places a sequence of requests exactly as place and applyPlan in turn do, leaving the snapshot given alone', () => {
+  it('places a sequence of requests exactly as place and applyPlan in turn do, leaving the snapshot given and those it gave alone', () => {
     fc.assert(
       fc.property(caseArb, fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), ({ hosts, groups, requests, policy, now }, sizes) => {
         // The requests cut into jobs of 1-3 (a job is a single request or an all-or-nothing batch).
@@ -241,12 +241,17 @@ describe('place() properties', () => {
         const before = structuredClone(base);
         const sequence = new PlacementSequence(base);
         let snapshot = base;
+        // A snapshot the sequence gave shares its columns until the next place: that must copy them.
+        const given: [PlacementSnapshot, PlacementSnapshot][] = [];
         for (const job of jobs) {
           const expected = place(snapshot, job.length === 1 ? job[0]! : job, now, policy);
           expect(sequence.place(job.length === 1 ? job[0]! : job, now, policy)).toEqual(expected);
           if (expected.ok) snapshot = applyPlan(snapshot, expected.plan);
+          const after = sequence.snapshot();
+          expect(after).toEqual(snapshot);
+          given.push([after, structuredClone(after)]);
         }
-        expect(sequence.snapshot()).toEqual(snapshot);
+        for (const [after, copy] of given) expect(after).toEqual(copy);
         expect(base).toEqual(before);
       }),
       runs,

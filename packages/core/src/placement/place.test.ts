@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors.js';
 import { checkPlan, place } from './place.js';
-import { applyPlan, buildPlacementSnapshot } from './snapshot.js';
+import { applyPlan, buildPlacementSnapshot, usageAt } from './snapshot.js';
 import { mockHost, mockHosts, mockPlacementRequest, PlacementHarness } from './testing.js';
 
 const binpack = { scoring: 'binpack' } as const;
@@ -235,6 +235,6 @@ describe('PlacementHarness', () => {
     expect(second.ok).toBe(false);
     expect(harness.plans).toHaveLength(1);
     expect(harness.placements().map((p) => p.request.name)).toEqual(['c1']);
-    expect(harness.snapshot.hosts[0]!.usage.cpuMillis).toBe(600);
+    expect(usageAt(harness.snapshot, 0).cpuMillis).toBe(600);
   });
 });

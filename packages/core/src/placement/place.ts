@@ -7,7 +7,7 @@
 import type { PlacementRequest } from '../domain.js';
 import { InvalidArgumentError } from '../errors.js';
 import { RankedHosts } from './ranked-hosts.js';
-import { applyPlan, takeFromWorkingSet, workingSetOf, type Placement, type PlacementSnapshot, type WorkingSet } from './snapshot.js';
+import { takeFromWorkingSet, withWorkingSet, workingSetOf, type Placement, type PlacementSnapshot, type WorkingSet } from './snapshot.js';
 
 /** How feasible hosts are ranked: pack work onto the fullest hosts, or spread it over the emptiest. */
 export const ScoringPolicy = {
@@ -107,8 +107,9 @@ export function place(
  * scheduler decides a group of hundreds of requests this way). The snapshot given is not changed.
  */
 export class PlacementSequence {
-  private readonly work: WorkingSet;
-  private readonly placed: Placement[] = [];
+  private work: WorkingSet;
+  /** Whether {@link after} holds {@link work}'s columns, so that they must be copied before a change. */
+  private workShared = false;
   private after: PlacementSnapshot | undefined;
   private readonly carried: Carried = {};
 
@@ -118,17 +119,25 @@ export class PlacementSequence {
 
   /** Places a request or a batch, as {@link place} would on {@link snapshot}; a plan is kept. */
   place(requests: PlacementRequest | readonly PlacementRequest[], now: number, policy: PlacementPolicy): PlaceResult {
-    const result = placeOn(this.base, this.work, isList(requests) ? requests : [requests], now, policy, this.carried);
-    if (result.ok) {
-      this.placed.push(...result.plan);
-      this.after = undefined;
+    if (this.workShared) {
+      this.work = workingSetOf(this.after!);
+      this.workShared = false;
     }
+    const result = placeOn(this.base, this.work, isList(requests) ? requests : [requests], now, policy, this.carried);
+    if (result.ok) this.after = undefined;
     return result;
   }
 
-  /** The snapshot after every plan placed so far. */
+  /**
+   * The snapshot after every plan placed so far. It takes the sequence's columns rather than a
+   * copy (the scheduler takes one per commit); a later {@link place} copies them first.
+   */
   snapshot(): PlacementSnapshot {
-    return (this.after ??= applyPlan(this.base, this.placed));
+    if (!this.after) {
+      this.after = withWorkingSet(this.base, this.work);
+      this.workShared = true;
+    }
+    return this.after;
   }
 }
 

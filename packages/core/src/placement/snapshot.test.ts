@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { place } from './place.js';
-import { applyPlan, buildPlacementSnapshot, releasePlacements, removeHosts, updateHosts } from './snapshot.js';
+import { applyPlan, buildPlacementSnapshot, releasePlacements, removeHosts, updateHosts, usageAt } from './snapshot.js';
 import { mockHost, mockHosts, mockPlacementRequest } from './testing.js';
 
 describe('buildPlacementSnapshot()', () => {
@@ -36,13 +36,14 @@ describe('applyPlan()', () => {
     const before = buildPlacementSnapshot(mockHosts(2));
     const request = mockPlacementRequest({ cpuMillis: 1000, antiAffinityGroup: 'g' });
     const after = applyPlan(before, [{ request, hostId: 'host-0002' }]);
-    expect(after.hosts[1]!.usage).toEqual({ cpuMillis: 1000, memoryBytes: request.memoryBytes, slots: 1 });
+    expect(usageAt(after, 1)).toEqual({ cpuMillis: 1000, memoryBytes: request.memoryBytes, slots: 1 });
     expect(after.freeCpuMillis[1]).toBe(7000);
     expect(after.freeSlots[1]).toBe(99);
     expect(after.groups.get('g')?.get('host-0002')).toBe(1);
     expect(before.freeCpuMillis[1]).toBe(8000);
     expect(before.groups.has('g')).toBe(false);
-    expect(before.hosts[1]!.usage.cpuMillis).toBe(0);
+    expect(usageAt(before, 1).cpuMillis).toBe(0);
+    expect(after.hosts).toBe(before.hosts);
   });
 
   it('throws for a plan naming a host the snapshot does not have', () => {
@@ -81,6 +82,13 @@ describe('updateHosts()', () => {
     expect(after.labels.get('zone')!.values).toEqual(['z', 'y']);
     expect(after.groups.get('g')?.get('host-0001')).toBe(1);
   });
+
+  it('keeps the usage plans left on hosts it does not change when it re-indexes', () => {
+    const request = mockPlacementRequest({ cpuMillis: 1500 });
+    const before = applyPlan(buildPlacementSnapshot(mockHosts(2)), [{ request, hostId: 'host-0002' }]);
+    const after = updateHosts(before, [mockHost({ id: 'host-0001', labels: { zone: 'y' } })]);
+    expect(usageAt(after, after.positionById.get('host-0002')!)).toEqual({ cpuMillis: 1500, memoryBytes: request.memoryBytes, slots: 1 });
+  });
 });
 
 describe('removeHosts()', () => {
@@ -89,5 +97,12 @@ describe('removeHosts()', () => {
     expect(after.hosts.map((h) => h.id)).toEqual(['host-0001', 'host-0003']);
     expect(after.positionById.get('host-0003')).toBe(1);
     expect(after.freeCpuMillis).toHaveLength(2);
+  });
+
+  it('keeps the usage plans left on the hosts that stay', () => {
+    const before = applyPlan(buildPlacementSnapshot(mockHosts(3)), [{ request: mockPlacementRequest({ cpuMillis: 1500 }), hostId: 'host-0003' }]);
+    const after = removeHosts(before, ['host-0002']);
+    expect(usageAt(after, 1).cpuMillis).toBe(1500);
+    expect(after.freeCpuMillis[1]).toBe(before.freeCpuMillis[2]);
   });
 });

@@ -22,7 +22,8 @@ export interface LabelColumn {
  * `hosts` is its index in every column. Treat every field as read-only.
  */
 export interface PlacementSnapshot {
-  readonly hosts: readonly Host[];
+  /** The hosts without their usage: that lives in the free columns, which every plan changes ({@link usageAt}). */
+  readonly hosts: readonly SnapshotHost[];
   /** Host id → position. */
   readonly positionById: ReadonlyMap<string, number>;
   /** 1 where the host is `READY`. */
@@ -41,6 +42,12 @@ export interface PlacementSnapshot {
   /** Anti-affinity group → host id → number of the group's members on that host. */
   readonly groups: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
+
+/**
+ * A host as a snapshot holds it. Its usage is left out: a plan changes only the free columns, so
+ * that deriving a snapshot costs no copy of the host list.
+ */
+export type SnapshotHost = Omit<Host, 'usage'>;
 
 /** One decision of a plan: the request and the host chosen for it. */
 export interface Placement {
@@ -66,8 +73,9 @@ export function buildPlacementSnapshot(hosts: readonly Host[], groupMembers: Gro
 }
 
 function index(unsorted: readonly Host[], groups: ReadonlyMap<string, ReadonlyMap<string, number>>): PlacementSnapshot {
-  const hosts = [...unsorted].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const n = hosts.length;
+  const sorted = [...unsorted].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const n = sorted.length;
+  const hosts: SnapshotHost[] = [];
   const positionById = new Map<string, number>();
   const ready = new Uint8Array(n);
   const capacityCpuMillis = new Float64Array(n);
@@ -79,7 +87,8 @@ function index(unsorted: readonly Host[], groups: ReadonlyMap<string, ReadonlyMa
   const attached = new Map<string, Uint8Array>();
   const labelBuilders = new Map<string, { valueIds: Int32Array; values: string[]; idByValue: Map<string, number> }>();
   for (let i = 0; i < n; i++) {
-    const host = hosts[i]!;
+    const host = sorted[i]!;
+    hosts.push(withoutUsage(host));
     if (positionById.has(host.id)) throw new Error(`build placement snapshot: duplicate host id ${host.id}`);
     positionById.set(host.id, i);
     writeResources(host, i, { ready, capacityCpuMillis, capacityMemoryBytes, freeCpuMillis, freeMemoryBytes, freeSlots, lastHeartbeatAt });
@@ -154,6 +163,24 @@ export interface WorkingSet {
   readonly ownedGroups: Set<string>;
 }
 
+function withoutUsage({ usage: _usage, ...host }: Host): SnapshotHost {
+  return host;
+}
+
+/** What the containers on the host at `position` take, from its capacity and free columns. */
+export function usageAt(snapshot: PlacementSnapshot, position: number): Resources {
+  return {
+    cpuMillis: snapshot.capacityCpuMillis[position]! - snapshot.freeCpuMillis[position]!,
+    memoryBytes: snapshot.capacityMemoryBytes[position]! - snapshot.freeMemoryBytes[position]!,
+    slots: snapshot.hosts[position]!.capacity.slots - snapshot.freeSlots[position]!,
+  };
+}
+
+/** The whole host at `position`, usage included. */
+export function hostAt(snapshot: PlacementSnapshot, position: number): Host {
+  return { ...snapshot.hosts[position]!, usage: usageAt(snapshot, position) };
+}
+
 /** Copies the parts of a snapshot a plan may change. @internal */
 export function workingSetOf(snapshot: PlacementSnapshot): WorkingSet {
   return {
@@ -200,29 +227,25 @@ export function releasePlacements(snapshot: PlacementSnapshot, placements: reado
 function change(snapshot: PlacementSnapshot, placements: readonly Placement[], sign: 1 | -1, what: string): PlacementSnapshot {
   if (placements.length === 0) return snapshot;
   const work = workingSetOf(snapshot);
-  const hosts = [...snapshot.hosts];
-  for (const { request, hostId } of placements) {
-    const position = snapshot.positionById.get(hostId);
-    if (position === undefined) throw new Error(`${what}: host ${hostId} is not in the snapshot`);
-    takeFromWorkingSet(work, position, hostId, request, sign);
-    const host = hosts[position]!;
-    hosts[position] = {
-      ...host,
-      usage: {
-        cpuMillis: host.usage.cpuMillis + sign * request.cpuMillis,
-        memoryBytes: host.usage.memoryBytes + sign * request.memoryBytes,
-        slots: host.usage.slots + sign,
-      },
-    };
-  }
+  for (const { request, hostId } of placements) takeFromWorkingSet(work, positionOf(snapshot, hostId, what), hostId, request, sign);
+  return withWorkingSet(snapshot, work);
+}
+
+/** The snapshot whose free resources and groups are `work`'s (taken, not copied). @internal */
+export function withWorkingSet(snapshot: PlacementSnapshot, work: WorkingSet): PlacementSnapshot {
   return {
     ...snapshot,
-    hosts,
     freeCpuMillis: work.freeCpuMillis,
     freeMemoryBytes: work.freeMemoryBytes,
     freeSlots: work.freeSlots,
     groups: work.groups,
   };
+}
+
+function positionOf(snapshot: PlacementSnapshot, hostId: string, what: string): number {
+  const position = snapshot.positionById.get(hostId);
+  if (position === undefined) throw new Error(`${what}: host ${hostId} is not in the snapshot`);
+  return position;
 }
 
 /**
@@ -239,7 +262,7 @@ export function updateHosts(snapshot: PlacementSnapshot, changed: readonly Host[
     return !sameLabels(old.labels, host.labels) || !sameList(old.physicalNetworks, host.physicalNetworks);
   });
   if (reindex) {
-    const byId = new Map(snapshot.hosts.map((host) => [host.id, host]));
+    const byId = new Map(snapshot.hosts.map((host, i) => [host.id, hostAt(snapshot, i)]));
     for (const host of changed) byId.set(host.id, host);
     return index([...byId.values()], snapshot.groups);
   }
@@ -255,7 +278,7 @@ export function updateHosts(snapshot: PlacementSnapshot, changed: readonly Host[
   };
   for (const host of changed) {
     const position = snapshot.positionById.get(host.id)!;
-    hosts[position] = host;
+    hosts[position] = withoutUsage(host);
     writeResources(host, position, columns);
   }
   return { ...snapshot, hosts, ...columns };
@@ -266,7 +289,7 @@ export function removeHosts(snapshot: PlacementSnapshot, hostIds: readonly strin
   const gone = new Set(hostIds);
   if (!snapshot.hosts.some((host) => gone.has(host.id))) return snapshot;
   return index(
-    snapshot.hosts.filter((host) => !gone.has(host.id)),
+    snapshot.hosts.flatMap((host, i) => (gone.has(host.id) ? [] : [hostAt(snapshot, i)])),
     snapshot.groups,
   );
 }

@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { NotFoundError } from '@fjord/core';
 import { Allocator, fastAllocationCtes } from './allocator.js';
+import { planPerCall } from './db.js';
 import { recordChangesCte } from './events.js';
 import { bumpGenerationsCte } from './hosts.js';
 import { FencedError, fenceCte, type Fence } from './lease.js';
@@ -312,7 +313,7 @@ export interface ObservedUpdate {
  */
 export async function recordObserved(db: Kysely<Database>, updates: readonly ObservedUpdate[]): Promise<{ tenant: string; name: string; host: string; state: string }[]> {
   if (updates.length === 0) return [];
-  const result = await sql<{ tenant: string; name: string; host: string; state: string }>`
+  const result = await sql<{ tenant: string; name: string; host: string; state: string }>`${planPerCall}
     WITH changed AS (
       UPDATE containers AS c SET state = v.state, observed = v.observed, updated_at = now()
       FROM unnest(${sql.val(updates.map((u) => u.host))}::text[], ${sql.val(updates.map((u) => u.runtimeName))}::text[],

@@ -1,4 +1,4 @@
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { PostgresJSDialect } from 'kysely-postgres-js';
 import postgres from 'postgres';
 import type { Database } from './schema.js';
@@ -34,10 +34,23 @@ export function createDb(url: string, options: CreateDbOptions = {}): Db {
 }
 
 /**
+ * Put first in a statement that must be planned on every call. A prepared statement gets a generic
+ * plan after five calls, costed with the table sizes of that moment, and keeps it until the table's
+ * next analyze. The relay's read of events by sequence, planned while the table was nearly empty,
+ * kept scanning the whole table as it grew: 34 ms a call with 75,000 events, in the benchmark's
+ * first minute (autovacuum's first analyze comes later). Planning such a simple statement costs
+ * far less than that; keep it for lookups by a list of keys in tables that grow.
+ */
+export const planPerCall = sql.raw('/* plan per call */ ');
+const PLAN_PER_CALL = '/* plan per call */';
+
+/**
  * kysely-postgres-js runs every query through postgres.js `unsafe()`, which does not prepare
  * statements, so Postgres would plan the allocator's multi-CTE statements (~1.5 ms) on every call.
  * This wrapper asks for named prepared statements instead (cached per connection by query text).
  * Parameterless queries still use the simple protocol, so multi-statement migrations keep working.
+ * A statement starting with {@link planPerCall} goes unnamed, which Postgres plans with each
+ * call's parameters.
  */
 function preparing(client: postgres.Sql) {
   return {
@@ -47,7 +60,7 @@ function preparing(client: postgres.Sql) {
       return {
         release: () => reserved.release(),
         unsafe: (query: string, parameters?: unknown[], options?: postgres.UnsafeQueryOptions) =>
-          reserved.unsafe(query, parameters as postgres.ParameterOrJSON<never>[], { prepare: true, ...options }),
+          reserved.unsafe(query, parameters as postgres.ParameterOrJSON<never>[], { prepare: !query.startsWith(PLAN_PER_CALL), ...options }),
       };
     },
   };

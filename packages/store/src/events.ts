@@ -1,4 +1,5 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
+import { planPerCall } from './db.js';
 import type { Database } from './schema.js';
 
 /** An event to record: what happened, to what, where. */
@@ -87,12 +88,8 @@ export async function listEvents(db: Kysely<Database>, afterSequence: number, te
 /** Events with these sequence numbers (for the relay), oldest first. */
 export async function eventsBySequence(db: Kysely<Database>, sequences: readonly string[]): Promise<EventRecord[]> {
   if (sequences.length === 0) return [];
-  const rows = await db
-    .selectFrom('events')
-    .selectAll()
-    .where(sql<boolean>`sequence = ANY(${sql.val([...sequences])}::bigint[])`)
-    .orderBy('sequence')
-    .execute();
+  const { rows } = await sql<Selectable<Database['events']>>`${planPerCall}
+    SELECT * FROM events WHERE sequence = ANY(${sql.val([...sequences])}::bigint[]) ORDER BY sequence`.execute(db);
   return rows.map(toEvent);
 }
 

@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { HostState, Resources } from '@fjord/core';
+import { planPerCall } from './db.js';
 import type { Database } from './schema.js';
 
 /** A host as stored, with its usage summed from its containers. */
@@ -143,7 +144,7 @@ export async function listHosts(db: Kysely<Database>, filter: { name?: string; n
     used_cpu: string | null;
     used_memory: string | null;
     used_slots: string | null;
-  }>`
+  }>`${planPerCall}
     SELECT h.*, coalesce(l.applied_generation, 0) AS applied_generation, l.last_heartbeat_at, u.used_cpu, u.used_memory, u.used_slots
     FROM hosts h
     LEFT JOIN host_liveness l ON l.name = h.name

@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsBySequence, listEvents, recordChanges } from '@fjord/store';
+import { eventsBySequence, listEvents, listHosts, recordChanges, recordObserved } from '@fjord/store';
 import { createTestDatabase, type TestDatabase } from '@fjord/testkit';
 
 let env: TestDatabase;
@@ -43,11 +43,13 @@ describe('planPerCall', () => {
     expect(after.idx - before.idx).toBeGreaterThan(0);
   });
 
-  it('leaves marked statements unprepared and prepares the others', async () => {
+  it('leaves every marked statement unprepared and prepares the others', async () => {
     await eventsBySequence(env.db, ['1']);
+    await listHosts(env.db, { names: ['hv1'] });
+    await recordObserved(env.db, [{ host: 'hv1', runtimeName: 'c1', state: 'RUNNING', observed: '' }]);
     await listEvents(env.db, 0, undefined, 1);
     const { rows } = await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements`.execute(env.db);
     expect(rows.some((r) => r.statement.includes('from "events" where "sequence" >'))).toBe(true);
-    expect(rows.filter((r) => r.statement.includes('plan per call'))).toEqual([]);
+    for (const marked of ['sequence = ANY', 'FROM hosts h', 'WITH changed AS']) expect(rows.filter((r) => r.statement.includes(marked))).toEqual([]);
   });
 });

@@ -33,16 +33,19 @@ export function createDb(url: string, options: CreateDbOptions = {}): Db {
   return { db, close: () => db.destroy() };
 }
 
-/**
- * Put first in a statement that must be planned on every call. A prepared statement gets a generic
- * plan after five calls, costed with the table sizes of that moment, and keeps it until the table's
- * next analyze. The relay's read of events by sequence, planned while the table was nearly empty,
- * kept scanning the whole table as it grew: 34 ms a call with 75,000 events, in the benchmark's
- * first minute (autovacuum's first analyze comes later). Planning such a simple statement costs
- * far less than that; keep it for lookups by a list of keys in tables that grow.
- */
-export const planPerCall = sql.raw('/* plan per call */ ');
 const PLAN_PER_CALL = '/* plan per call */';
+
+/**
+ * Put first in a statement that must be planned on every call. After five calls a prepared
+ * statement may switch to a generic plan, costed with the table sizes of that moment, and keep it
+ * until the table's next analyze. The relay's read of events by sequence, planned while the table
+ * was nearly empty, kept scanning the whole table as it grew: 34 ms a call with 75,000 events, in
+ * the benchmark's first minute (autovacuum's first analyze comes later). Planning such a simple
+ * statement, and the extra round trip an unprepared statement with parameters costs (postgres.js
+ * describes it first), cost far less than that; keep it for lookups by a list of keys in tables
+ * that grow.
+ */
+export const planPerCall = sql.raw(`${PLAN_PER_CALL} `);
 
 /**
  * kysely-postgres-js runs every query through postgres.js `unsafe()`, which does not prepare

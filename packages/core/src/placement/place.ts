@@ -2,7 +2,7 @@
  * The placement engine (STYLE.md item 1): a snapshot, requests and `now` in, a plan or the reason
  * there is none out. Filter → score → choose, in one pass over the hosts per request, with no
  * allocation per host. It never writes: the scheduler commits the plan (re-checked by the
- * applier, see {@link checkPlan}) and then derives the next snapshot with `applyPlan`.
+ * applier, see {@link checkPlan}) and then takes the next snapshot from its `PlacementSequence`.
  */
 import type { PlacementRequest } from '../domain.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -130,7 +130,7 @@ export class PlacementSequence {
 
   /**
    * The snapshot after every plan placed so far. It takes the sequence's columns rather than a
-   * copy (the scheduler takes one per commit); a later {@link place} copies them first.
+   * copy (the scheduler asks for one per commit); a later {@link place} copies them first.
    */
   snapshot(): PlacementSnapshot {
     if (!this.after) {

@@ -214,7 +214,7 @@ export function takeFromWorkingSet(work: WorkingSet, position: number, hostId: s
   }
 }
 
-/** Returns the snapshot after a committed plan: its hosts' usage and group membership grow. */
+/** Returns the snapshot after a committed plan: its hosts' free columns shrink and group membership grows. */
 export function applyPlan(snapshot: PlacementSnapshot, plan: readonly Placement[]): PlacementSnapshot {
   return change(snapshot, plan, 1, 'apply plan');
 }

@@ -3,7 +3,7 @@ export { FjordError, InvalidArgumentError, NotFoundError, AlreadyExistsError, Ex
 export { type Cidr, prefixSize, parseAddress, formatAddress, parseCidr, formatCidr, addressCount, broadcastAddress, gatewayAddress, usableHostCount, containsAddress, containsCidr, reservedReason, childCount, childCidr, carveChildren } from './cidr.js';
 export { type VlanRange, MIN_VLAN, MAX_VLAN, isValidVlan, checkVlan, parseVlanRanges, mergeRanges, formatVlanRanges, rangesContain, allocatableVlans, rangeSize } from './vlan-range.js';
 export { HostState, type Resources, type Host, ConstraintOp, type LabelConstraint, type PlacementRequest } from './domain.js';
-export { type LabelColumn, type PlacementSnapshot, type SnapshotHost, type Placement, type GroupMembers, buildPlacementSnapshot, usageAt, hostAt, applyPlan, releasePlacements, updateHosts, removeHosts, resourcesOf } from './placement/snapshot.js';
+export { type LabelColumn, type PlacementSnapshot, type SnapshotHost, type Placement, type GroupMembers, buildPlacementSnapshot, applyPlan, releasePlacements, updateHosts, removeHosts, resourcesOf } from './placement/snapshot.js';
 export { ScoringPolicy, type PlacementPolicy, PlacementFilter, type PlacementFailure, type PlaceResult, place, PlacementSequence, type CheckPlanResult, checkPlan } from './placement/place.js';
 export { type ParseResult, parseConstraint, parseConstraints, parseCpuMillis, parseMemoryBytes, formatConstraint, formatCpuMillis, formatMemoryBytes } from './placement/parse.js';
 export { type MockHostOptions, mockHost, mockHosts, mockPlacementRequest, PlacementHarness } from './placement/testing.js';

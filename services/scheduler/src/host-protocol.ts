@@ -97,9 +97,6 @@ export function serveSync(nc: NatsConnection, db: Kysely<Database>, subjects: Su
   });
 }
 
-/** A whole desired state of no containers, for a host that does not exist; fields are set over it. */
-const WHOLE: workerV1.DesiredState = { host: '', epoch: 0n, generation: 0n, containers: [], unchanged: false, delta: false, baseGeneration: 0n, removed: [] };
-
 /**
  * Answers a batch of sync requests. A worker that has applied its host's current generation (and
  * says it understands the short answer) gets `unchanged` and no containers: a periodic sync of an
@@ -116,8 +113,8 @@ async function answerSyncs(db: Kysely<Database>, batch: readonly { request: work
   batch.forEach(({ request, msg }, i) => {
     const { host } = request;
     const state: workerV1.DesiredState = unchanged[i]
-      ? { ...WHOLE, host, epoch: request.epoch, generation: request.haveGeneration, unchanged: true }
-      : (states.get(host)?.state ?? { ...WHOLE, host });
+      ? workerV1.DesiredState.create({ host, epoch: request.epoch, generation: request.haveGeneration, unchanged: true })
+      : (states.get(host)?.state ?? workerV1.DesiredState.create({ host }));
     msg.respond(encode(workerV1.DesiredState, state));
   });
 }

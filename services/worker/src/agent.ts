@@ -27,7 +27,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
-import type { DesiredContainer } from '@fjord/core';
+import { containerFingerprint, type DesiredContainer } from '@fjord/core';
 import { workerV1 } from '@fjord/proto';
 import type { ContainerRuntime, SwitchDriver } from './drivers/types.js';
 import { Reconciler, type ContainerReport } from './reconcile.js';
@@ -180,10 +180,9 @@ function repeatFromRandomOffset(ms: number, beat: () => void): () => void {
 /** Every this many periodic syncs, one asks for the whole state (see the file comment). */
 const CHECK_EVERY = 10;
 
-/** Whether two desired container lists hold the same containers, in any order. */
+/** Whether two desired container lists hold the same containers, in any order, as reconcile tells them apart. */
 function sameContainers(a: readonly DesiredContainer[], b: readonly DesiredContainer[]): boolean {
-  const key = (c: DesiredContainer) =>
-    [c.runtimeName, c.tenant, c.name, c.template, c.vlan, c.address, c.prefixLength, c.gateway, c.cpuMillis, c.memoryBytes, c.command].join('\0');
+  const key = (c: DesiredContainer) => `${c.runtimeName} ${containerFingerprint(c)}`;
   if (a.length !== b.length) return false;
   const keys = new Set(a.map(key));
   return b.every((c) => keys.has(key(c)));

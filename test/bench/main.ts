@@ -25,6 +25,10 @@ const scenarios: Record<string, Scenario> = {
     summary: 'placements/s and latency through a scheduler process to simulated workers (--hosts N, default 5000; --skip-fill leaves out the 10,000-host memory phase)',
     run: async (o) => (await import('./placement.js')).benchPlacement(numberOption(o.hosts, 5000), { fill: o['skip-fill'] !== true }),
   },
+  'grpc-floor': {
+    summary: 'the ceiling for single placement requests: the placement benchmark\'s client against a server that answers at once',
+    run: async () => (await import('./grpc-floor.js')).benchGrpcFloor(),
+  },
   'placement-decision': {
     summary: 'the pure placement engine alone over a 10,000-host snapshot',
     run: async (o) => (await import('./placement-decision.js')).benchPlacementDecision(numberOption(o.hosts, 10_000)),
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
   const scenario = name ? scenarios[name] : undefined;
   if (values.help || !scenario) {
     console.log('usage: npm run bench -- <scenario> [--json] [--hosts N] [--ports N] [--containers N] [--skip-fill]\n\nscenarios:');
-    for (const [key, s] of Object.entries(scenarios)) console.log(`  ${key.padEnd(12)} ${s.summary}`);
+    for (const [key, s] of Object.entries(scenarios)) console.log(`  ${key.padEnd(20)} ${s.summary}`);
     if (!values.help) process.exitCode = 2;
     return;
   }

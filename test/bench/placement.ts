@@ -15,12 +15,15 @@ import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { runSimulator, type Simulator } from '@fjord/worker';
 import { startSchedulerProcess } from '../support/scheduler-process.js';
+import { benchGrpcFloor } from './grpc-floor.js';
 import { benchPlacementDecision } from './placement-decision.js';
 import { cpuMeter, type PhaseCpu } from './cpu-meter.js';
 import { stallMeter } from './stall-meter.js';
 import { percentiles, round } from './measure.js';
 
 const TENANTS = ['t0', 't1', 't2', 't3'];
+/** How long the idle fleet is measured. */
+const IDLE_MS = 5000;
 
 /** One line per finished phase on stderr, so a later failure does not hide earlier figures. */
 const progress = (line: string): void => void process.stderr.write(`placement bench: ${line}\n`);
@@ -89,9 +92,11 @@ async function waitRunning(env: TestDatabase, target: number, timeoutMs: number)
 
 /** Runs the benchmark with `hosts` simulated hosts for the throughput phases, 10,000 for the memory phase. */
 export async function benchPlacement(hosts = 5000, options = { fill: true }): Promise<Record<string, number>> {
-  // The pure decision first, while nothing else runs: a fill phase's tail (relay, simulators) would
-  // otherwise share the cores with it.
+  // The pure decision and the gRPC floor first, while nothing else runs: a fill phase's tail
+  // (relay, simulators) would otherwise share the cores with them.
   const decision = benchPlacementDecision(10_000);
+  const floor = await benchGrpcFloor();
+  progress(`grpc floor: ${floor.grpc_floor_calls_per_s} calls/s`);
   const env = await createTestDatabase();
   const nats = natsTestEnv();
   const subjects = buildSubjects(nats.prefix);
@@ -159,8 +164,16 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     placed += 200;
     await waitRunning(env, placed, 30_000);
 
+    // What the fleet costs with no placement going on (heartbeats, periodic syncs): part of every
+    // phase's CPU per placement below. The meter divides by seconds here, so its figures are ms/s.
+    const idleMeter = cpuMeter(scheduler.child.pid!);
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idleCpu = idleMeter?.(IDLE_MS / 1000);
+    if (idleCpu) progress(`idle, ${hosts} hosts: cpu ms per second: scheduler ${idleCpu.scheduler}, postgres ${idleCpu.postgres}, nats ${idleCpu.nats}, benchmark ${Math.round(idleCpu.bench)}; cores ${idleCpu.machineBusyPct} % busy`);
+
     // 1. Batches: 40 requests of 500, 4 in flight, until all are reported running.
     const batchTotal = 20_000;
+    let meter = cpuMeter(scheduler.child.pid!);
     let t0 = performance.now();
     let nextBatch = 0;
     await within('batch phase', 120_000, Promise.all(
@@ -174,11 +187,12 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     placed += batchTotal;
     await waitRunning(env, placed, 120_000);
     const batchPerS = batchTotal / ((performance.now() - t0) / 1000);
-    progress(`batch: ${Math.round(batchPerS)} placements/s`);
+    const batchCpu = meter?.(batchTotal);
+    progress(`batch: ${Math.round(batchPerS)} placements/s${describeCpu(batchCpu)}`);
 
     // 2. Single requests, 64 in flight, until all are reported running.
     const singleTotal = 10_000;
-    let meter = cpuMeter(scheduler.child.pid!);
+    meter = cpuMeter(scheduler.child.pid!);
     t0 = performance.now();
     let nextSingle = 0;
     await within('single phase', 120_000, Promise.all(
@@ -248,6 +262,14 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       single_placements_per_s: Math.round(singlePerS),
       p50_ms_at_500: round(at500.p50),
       p99_ms_at_500: round(at500.p99),
+      ...(idleCpu && {
+        idle_cpu_ms_per_s_scheduler: idleCpu.scheduler,
+        idle_cpu_ms_per_s_postgres: idleCpu.postgres,
+        idle_cpu_ms_per_s_nats: idleCpu.nats,
+        idle_cpu_ms_per_s_bench: Math.round(idleCpu.bench),
+        idle_machine_busy_pct: idleCpu.machineBusyPct,
+      }),
+      ...cpuFields('batch', batchCpu),
       ...cpuFields('single', singleCpu),
       ...cpuFields('at_500', at500Cpu),
       at_500_bench_gc_pause_ms_per_s: at500Stalls.gcPauseMsPerS,
@@ -260,6 +282,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       hosts_total: hosts + more,
       // Deltas a simulated host could not apply (it had missed one) and answered with a sync.
       sim_gap_syncs: sim!.counters().gaps + (sim2?.counters().gaps ?? 0),
+      ...floor,
       decision_p50_ms_10k_hosts: decision.decision_p50_ms_10k_hosts ?? 0,
       decision_p99_ms_10k_hosts: decision.decision_p99_ms_10k_hosts ?? 0,
     };

@@ -5,7 +5,7 @@ import type { Scheduler } from '@fjord/scheduler';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
 import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
-import { runFjordctl, type FjordctlRun } from '../support/fjordctl.js';
+import { runFjordctl, startFjordctl, type FjordctlRun } from '../support/fjordctl.js';
 
 const nats = natsTestEnv();
 let env: TestDatabase;
@@ -73,6 +73,22 @@ describe('fjordctl', () => {
     const badOption = await fjordctl('place', '--tenant', 'acme', '--network', 'web', '--name', 'x', '--memory', 'lots');
     expect(badOption.code).not.toBe(0);
     expect(badOption.stderr).toMatch(/memory/);
+  });
+
+  it('simulates hosts with the capacity asked for, and prints its counters when stopped', async () => {
+    const sim = startFjordctl(['sim', '--hosts', '2', '--nats', nats.url, '--prefix', nats.prefix, '--name-prefix', 'simcap', '--cpu', '4', '--memory', '8Gi', '--slots', '7']);
+    try {
+      await sim.waitFor('all 2 hosts registered');
+      const listed = await fjordctl('--json', 'hosts', 'list');
+      const hosts = (JSON.parse(listed.stdout) as { name: string; cpuMillisCapacity: number; memoryBytesCapacity: string; slotsCapacity: number }[]).filter((h) => h.name.startsWith('simcap-'));
+      expect(hosts.map((h) => [h.name, h.cpuMillisCapacity, String(h.memoryBytesCapacity), h.slotsCapacity])).toEqual([
+        ['simcap-00000', 4000, String(8 * 2 ** 30), 7],
+        ['simcap-00001', 4000, String(8 * 2 ** 30), 7],
+      ]);
+    } finally {
+      expect(await sim.stop()).toBe(0);
+    }
+    expect(sim.output()).toMatch(/stopped; registered 2\/2 .* gaps 0/);
   });
 
   it('says the scheduler is unreachable instead of hanging', async () => {

@@ -47,5 +47,5 @@ export {
   type HostDesiredState,
 } from './agent.js';
 export { Reconciler, ReportedState, type ContainerReport, type ReconcileResult, type ReconcilerOptions } from './reconcile.js';
-export { runSimulator, spreadLabels, type SimCapacity, type Simulator, type SimulatorCounters, type SimulatorOptions } from './sim.js';
+export { DEFAULT_SIM_CAPACITY, runSimulator, spreadLabels, type SimCapacity, type Simulator, type SimulatorCounters, type SimulatorOptions } from './sim.js';
 export { FakeDriverConfig, LxcOvsDriverConfig, WorkerConfig, loadWorkerConfig, workerEnv } from './config.js';

@@ -20,6 +20,9 @@ export interface SimCapacity {
   slots: number;
 }
 
+/** What every simulated host offers unless told otherwise: 16 cores, 64 GiB, 110 containers. */
+export const DEFAULT_SIM_CAPACITY: Readonly<SimCapacity> = { cpuMillis: 16_000, memoryBytes: 64 * 2 ** 30, slots: 110 };
+
 /** Options of {@link runSimulator}. */
 export interface SimulatorOptions {
   /** An open connection to use (not closed by stop()); otherwise one is opened to `natsUrl`. */
@@ -34,7 +37,7 @@ export interface SimulatorOptions {
   namePrefix?: string;
   /** Labels of host `index` (default {@link spreadLabels}). */
   labels?: (index: number) => Record<string, string>;
-  /** Capacity of every host (default 16 cores, 64 GiB, 110 slots). */
+  /** Capacity of every host (default {@link DEFAULT_SIM_CAPACITY}). */
   capacity?: SimCapacity;
   /** Physical networks of every host (default `physnet1`). */
   physicalNetworks?: string[];
@@ -129,7 +132,7 @@ export async function runSimulator(opts: SimulatorOptions): Promise<Simulator> {
     }));
   const s = subjects(opts.prefix ?? 'fjord');
   const namePrefix = opts.namePrefix ?? 'sim';
-  const capacity = opts.capacity ?? { cpuMillis: 16_000, memoryBytes: 64 * 1024 ** 3, slots: 110 };
+  const capacity = opts.capacity ?? DEFAULT_SIM_CAPACITY;
   const labels = opts.labels ?? spreadLabels;
   const perSecond = opts.registerPerSecond ?? 2000;
   const agentLog = opts.log.child({ component: 'sim' }, { level: opts.agentLogLevel ?? 'warn' });

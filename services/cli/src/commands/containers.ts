@@ -6,13 +6,15 @@ import { withClients } from '../context.js';
 import { printJson, printRecord, printTable } from '../output.js';
 import { parseCount } from './networks.js';
 
-function cpuOption(value: string): number {
+/** Commander's parser of a cpu option (`500m`, `2`), in millicores. */
+export function cpuOption(value: string): number {
   const parsed = parseCpuMillis(value);
   if (!parsed.ok) throw new CommanderArgumentError(parsed.error.message);
   return parsed.value;
 }
 
-function memoryOption(value: string): number {
+/** Commander's parser of a memory option (`256Mi`, `1Gi`), in bytes. */
+export function memoryOption(value: string): number {
   const parsed = parseMemoryBytes(value);
   if (!parsed.ok) throw new CommanderArgumentError(parsed.error.message);
   return parsed.value;

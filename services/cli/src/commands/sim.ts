@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import { pino } from 'pino';
-import { runSimulator } from '@fjord/worker';
+import { DEFAULT_SIM_CAPACITY, runSimulator, type SimulatorCounters } from '@fjord/worker';
+import { cpuOption, memoryOption } from './containers.js';
 
 function positive(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new CommanderArgumentError(`expected a positive whole number, got "${value}"`);
@@ -17,7 +18,16 @@ interface SimOptions {
   registerRate: number;
   syncMs: number;
   reportS: number;
+  cpu?: number;
+  memory?: number;
+  slots?: number;
   logLevel: string;
+}
+
+/** One line of the simulator's counters (the benchmark reads `gaps` from the last one). */
+function describeCounters(c: SimulatorCounters): string {
+  const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
+  return `registered ${c.registered}/${c.hosts}  desired applied ${c.desiredApplied}  containers running ${c.containersRunning}  dropped ${c.dropped}  gaps ${c.gaps}  rss ${rssMb} MB`;
 }
 
 /** Adds `fjordctl sim`: runs thousands of simulated worker hosts (fake drivers) over one NATS connection. */
@@ -33,6 +43,9 @@ export function registerSimCommand(program: Command): void {
     .option('--register-rate <n>', 'registrations started per second', positive, 2000)
     .option('--sync-ms <ms>', 'safety-net full sync interval per host', positive, 60_000)
     .option('--report-s <s>', 'print counters every this many seconds', positive, 5)
+    .option('--cpu <cpu>', 'cpu of every host, e.g. 64 or 500m (default: 16)', cpuOption)
+    .option('--memory <memory>', 'memory of every host, e.g. 256Gi (default: 64Gi)', memoryOption)
+    .option('--slots <n>', `containers every host takes at most (default: ${DEFAULT_SIM_CAPACITY.slots})`, positive)
     .option('--log-level <level>', 'level of the simulated agents\' logs', 'warn')
     .action(async (opts: SimOptions) => {
       const log = pino({ level: opts.logLevel, base: { service: 'sim' } }, pino.destination(2));
@@ -45,16 +58,17 @@ export function registerSimCommand(program: Command): void {
         heartbeatMs: opts.heartbeatMs,
         registerPerSecond: opts.registerRate,
         timing: { syncIntervalMs: opts.syncMs },
+        capacity: {
+          cpuMillis: opts.cpu ?? DEFAULT_SIM_CAPACITY.cpuMillis,
+          memoryBytes: opts.memory ?? DEFAULT_SIM_CAPACITY.memoryBytes,
+          slots: opts.slots ?? DEFAULT_SIM_CAPACITY.slots,
+        },
         log,
         agentLogLevel: opts.logLevel,
       });
       console.log(`simulating ${opts.hosts} hosts (${opts.namePrefix}-00000...) on ${opts.nats}, prefix ${opts.prefix}; Ctrl-C stops`);
       void sim.allRegistered.then(() => console.log(`all ${opts.hosts} hosts registered in ${((Date.now() - started) / 1000).toFixed(1)} s`));
-      const report = setInterval(() => {
-        const c = sim.counters();
-        const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
-        console.log(`registered ${c.registered}/${c.hosts}  desired applied ${c.desiredApplied}  containers running ${c.containersRunning}  dropped ${c.dropped}  gaps ${c.gaps}  rss ${rssMb} MB`);
-      }, opts.reportS * 1000);
+      const report = setInterval(() => console.log(describeCounters(sim.counters())), opts.reportS * 1000);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -62,5 +76,6 @@ export function registerSimCommand(program: Command): void {
       clearInterval(report);
       console.log('stopping the simulator');
       await sim.stop();
+      console.log(`stopped; ${describeCounters(sim.counters())}`);
     });
 }

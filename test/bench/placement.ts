@@ -1,19 +1,20 @@
 /**
  * The `placement` benchmark: a real scheduler process, real Postgres and NATS, and thousands of
- * simulated workers (fake drivers) in this process. A placement counts once the scheduler has
- * committed it (addresses, container row, outbox) and the worker's report of it RUNNING is
- * recorded in Postgres — the whole pipeline.
+ * simulated workers (fake drivers) in a `fjordctl sim` process. This process is the client. A
+ * placement counts once the scheduler has committed it (addresses, container row, outbox) and the
+ * worker's report of it RUNNING is recorded in Postgres — the whole pipeline.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
-import { pino } from 'pino';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
 import { placementV1 } from '@fjord/proto';
 import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
-import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
-import { runSimulator, type Simulator } from '@fjord/worker';
+import { createTestDatabase, natsTestEnv, type NatsTestEnv, type TestDatabase } from '@fjord/testkit';
+import { startService, type ServiceProcess } from '../../services/cli/src/demo/processes.js';
 import { startSchedulerProcess } from '../support/scheduler-process.js';
 import { benchGrpcFloor } from './grpc-floor.js';
 import { benchPlacementDecision } from './placement-decision.js';
@@ -54,22 +55,45 @@ async function within<T>(what: string, ms: number, work: Promise<T>): Promise<T>
   }
 }
 
-/** A phase's CPU per placement for its progress line. */
-function describeCpu(cpu: PhaseCpu | undefined): string {
+/** A phase's CPU by part for its progress line. */
+function describeCpu(cpu: PhaseCpu | undefined, per = 'placement'): string {
   if (!cpu) return '';
-  return `; cpu ms per placement: scheduler ${cpu.scheduler}, postgres ${cpu.postgres}, nats ${cpu.nats}, benchmark ${cpu.bench}; cores ${cpu.machineBusyPct} % busy`;
+  return `; cpu ms per ${per}: scheduler ${cpu.scheduler}, postgres ${cpu.postgres}, nats ${cpu.nats}, simulator ${cpu.sim}, client ${cpu.client}; cores ${cpu.machineBusyPct} % busy`;
 }
 
-/** A phase's CPU per placement as JSON fields (`<phase>_cpu_ms_<part>`, `<phase>_machine_busy_pct`). */
-function cpuFields(phase: string, cpu: PhaseCpu | undefined): Record<string, number> {
+/** A phase's CPU by part as JSON fields (`<phase>_cpu_ms_<per><part>`, `<phase>_machine_busy_pct`). */
+function cpuFields(phase: string, cpu: PhaseCpu | undefined, per = ''): Record<string, number> {
   if (!cpu) return {};
   const { machineBusyPct, ...parts } = cpu;
-  return { ...Object.fromEntries(Object.entries(parts).map(([part, ms]) => [`${phase}_cpu_ms_${part}`, ms])), [`${phase}_machine_busy_pct`]: machineBusyPct };
+  return { ...Object.fromEntries(Object.entries(parts).map(([part, ms]) => [`${phase}_cpu_ms_${per}${part}`, ms])), [`${phase}_machine_busy_pct`]: machineBusyPct };
 }
 
 function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
   return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
+}
+
+/**
+ * Starts `fjordctl sim` with `hosts` hosts of the benchmark's size, in a process of its own as a
+ * fleet would be: the client's latencies then hold no stall of the simulated hosts' work.
+ */
+function startSimulator(nats: NatsTestEnv, dir: string, hosts: number, namePrefix: string): Promise<ServiceProcess> {
+  return startService({
+    name: `simulator ${namePrefix}`,
+    entry: 'services/cli/src/main.ts',
+    args: ['sim', '--hosts', String(hosts), '--nats', nats.url, '--prefix', nats.prefix, '--name-prefix', namePrefix, '--heartbeat-ms', '1000', '--register-rate', '5000', '--cpu', '64', '--memory', '256Gi', '--slots', '100'],
+    logFile: join(dir, `${namePrefix}.log`),
+    readyText: `all ${hosts} hosts registered`,
+    readyTimeoutMs: 120_000,
+  });
+}
+
+/** Stops a simulator; returns the deltas its hosts could not apply (they had missed one) and synced for. */
+async function stopSimulator(sim: ServiceProcess): Promise<number> {
+  await sim.stop(30_000);
+  const gaps = sim.tail(Infinity).match(/stopped; .* gaps (\d+)/);
+  if (!gaps) throw new Error(`${sim.name} printed no counters as it stopped:\n${sim.tail()}`);
+  return Number(gaps[1]);
 }
 
 async function running(env: TestDatabase): Promise<number> {
@@ -100,12 +124,12 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
   const env = await createTestDatabase();
   const nats = natsTestEnv();
   const subjects = buildSubjects(nats.prefix);
-  const log = pino({ level: 'warn' });
-  let sim: Simulator | undefined;
-  let sim2: Simulator | undefined;
+  let simDir: string | undefined;
+  let sim: ServiceProcess | undefined;
+  let sim2: ServiceProcess | undefined;
   // What is set up before the try below is undone here should a later step of the setup fail.
-  // As the simulator's own connection: no stack captured for every request (its hosts' syncs).
-  const nc = await connect({ servers: nats.url, noAsyncTraces: true }).catch(async (err: unknown) => {
+  // Only for removing the streams at the end.
+  const nc = await connect({ servers: nats.url }).catch(async (err: unknown) => {
     await env.drop();
     throw err;
   });
@@ -126,8 +150,9 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     for (const [i, tenant] of TENANTS.entries()) {
       await allocator.createNetwork({ tenant, name: 'net', physicalNetwork: 'physnet1', cidr: `10.${i}.0.0/16` });
     }
-    sim = await runSimulator({ nc, prefix: nats.prefix, hosts, namePrefix: 'sim', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
-    await sim.allRegistered;
+    simDir = mkdtempSync(join(tmpdir(), 'fjord-bench-sim-'));
+    sim = await startSimulator(nats, simDir, hosts, 'sim');
+    const pids = { scheduler: scheduler.child.pid!, sim: sim.child.pid! };
     const client = new placementV1.PlacementServiceClient(scheduler.address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': 64 * 2 ** 20,
     });
@@ -167,14 +192,14 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
 
     // What the fleet costs with no placement going on (heartbeats, periodic syncs): part of every
     // phase's CPU per placement below. The meter divides by seconds here, so its figures are ms/s.
-    const idleMeter = cpuMeter(scheduler.child.pid!);
+    const idleMeter = cpuMeter(pids);
     await new Promise((r) => setTimeout(r, IDLE_MS));
     const idleCpu = idleMeter?.(IDLE_MS / 1000);
-    if (idleCpu) progress(`idle, ${hosts} hosts: cpu ms per second: scheduler ${idleCpu.scheduler}, postgres ${idleCpu.postgres}, nats ${idleCpu.nats}, benchmark ${Math.round(idleCpu.bench)}; cores ${idleCpu.machineBusyPct} % busy`);
+    progress(`idle, ${hosts} hosts${describeCpu(idleCpu, 'second')}`);
 
     // 1. Batches: 40 requests of 500, 4 in flight, until all are reported running.
     const batchTotal = 20_000;
-    let meter = cpuMeter(scheduler.child.pid!);
+    let meter = cpuMeter(pids);
     let t0 = performance.now();
     let nextBatch = 0;
     await within('batch phase', 120_000, Promise.all(
@@ -193,7 +218,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
 
     // 2. Single requests, 64 in flight, until all are reported running.
     const singleTotal = 10_000;
-    meter = cpuMeter(scheduler.child.pid!);
+    meter = cpuMeter(pids);
     t0 = performance.now();
     let nextSingle = 0;
     await within('single phase', 120_000, Promise.all(
@@ -210,7 +235,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     // 3. Latency at 500 requests/s offered (open loop, 10 s): from the call to the commit's answer.
     const latencies: number[] = [];
     const offered: Promise<void>[] = [];
-    meter = cpuMeter(scheduler.child.pid!);
+    meter = cpuMeter(pids);
     const stalls = stallMeter();
     const start = performance.now();
     for (let i = 0; i < 5000; i++) {
@@ -229,14 +254,13 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const rssAfterThroughput = rssMb(scheduler.child.pid!);
     progress(
       `at 500/s offered: p50 ${round(at500.p50)} ms, p99 ${round(at500.p99)} ms; scheduler rss ${rssAfterThroughput} MB${describeCpu(at500Cpu)}; ` +
-        `benchmark process: GC ${at500Stalls.gcPauseMsPerS} ms/s (longest ${at500Stalls.gcPauseMaxMs} ms), event loop delay p99 ${at500Stalls.loopDelayP99Ms} ms (max ${at500Stalls.loopDelayMaxMs} ms)`,
+        `client process: GC ${at500Stalls.gcPauseMsPerS} ms/s (longest ${at500Stalls.gcPauseMaxMs} ms), event loop delay p99 ${at500Stalls.loopDelayP99Ms} ms (max ${at500Stalls.loopDelayMaxMs} ms)`,
     );
 
     // 4. Memory at 10,000 hosts and 200,000 containers.
     const more = options.fill ? Math.max(0, 10_000 - hosts) : 0;
     if (more > 0) {
-      sim2 = await runSimulator({ nc, prefix: nats.prefix, hosts: more, namePrefix: 'sim2', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
-      await sim2.allRegistered;
+      sim2 = await startSimulator(nats, simDir, more, 'sim2');
     }
     let nextFill = 0;
     const fillTotal = options.fill ? 200_000 - placed : 0;
@@ -257,32 +281,27 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const rss = rssMb(scheduler.child.pid!);
     progress(`${hosts + more} hosts, ${placed} containers: scheduler rss ${rss} MB`);
     client.close();
+    const gaps = (await stopSimulator(sim)) + (sim2 ? await stopSimulator(sim2) : 0);
     return {
       hosts,
       batch_placements_per_s: Math.round(batchPerS),
       single_placements_per_s: Math.round(singlePerS),
       p50_ms_at_500: round(at500.p50),
       p99_ms_at_500: round(at500.p99),
-      ...(idleCpu && {
-        idle_cpu_ms_per_s_scheduler: idleCpu.scheduler,
-        idle_cpu_ms_per_s_postgres: idleCpu.postgres,
-        idle_cpu_ms_per_s_nats: idleCpu.nats,
-        idle_cpu_ms_per_s_bench: Math.round(idleCpu.bench),
-        idle_machine_busy_pct: idleCpu.machineBusyPct,
-      }),
+      ...cpuFields('idle', idleCpu, 'per_s_'),
       ...cpuFields('batch', batchCpu),
       ...cpuFields('single', singleCpu),
       ...cpuFields('at_500', at500Cpu),
-      at_500_bench_gc_pause_ms_per_s: at500Stalls.gcPauseMsPerS,
-      at_500_bench_gc_pause_max_ms: at500Stalls.gcPauseMaxMs,
-      at_500_bench_loop_delay_p99_ms: at500Stalls.loopDelayP99Ms,
-      at_500_bench_loop_delay_max_ms: at500Stalls.loopDelayMaxMs,
+      at_500_client_gc_pause_ms_per_s: at500Stalls.gcPauseMsPerS,
+      at_500_client_gc_pause_max_ms: at500Stalls.gcPauseMaxMs,
+      at_500_client_loop_delay_p99_ms: at500Stalls.loopDelayP99Ms,
+      at_500_client_loop_delay_max_ms: at500Stalls.loopDelayMaxMs,
       scheduler_rss_mb_after_throughput: rssAfterThroughput,
       ...(options.fill ? { scheduler_rss_mb: rss } : {}),
       containers_total: placed,
       hosts_total: hosts + more,
       // Deltas a simulated host could not apply (it had missed one) and answered with a sync.
-      sim_gap_syncs: sim!.counters().gaps + (sim2?.counters().gaps ?? 0),
+      sim_gap_syncs: gaps,
       ...floor,
       decision_p50_ms_10k_hosts: decision.decision_p50_ms_10k_hosts ?? 0,
       decision_p99_ms_10k_hosts: decision.decision_p99_ms_10k_hosts ?? 0,
@@ -293,6 +312,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
   } finally {
     await sim?.stop();
     await sim2?.stop();
+    if (simDir) rmSync(simDir, { recursive: true, force: true });
     await scheduler.stop();
     await deleteStreams(nc, subjects);
     await nc.close();

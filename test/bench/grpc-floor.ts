@@ -7,39 +7,30 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { placementV1 } from '@fjord/proto';
+import { processCpuMs } from './cpu-meter.js';
+import { benchSpec, CLIENT_OPTIONS } from './place-request.js';
 
 const IN_FLIGHT = 64;
 const WARM_UP_CALLS = 5_000;
 const CALLS = 20_000;
 
-/** CPU milliseconds a process has used (utime + stime, 100 ticks a second). */
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** Calls per second through the bare gRPC path, and each side's CPU per call. */
 export async function benchGrpcFloor(): Promise<Record<string, number>> {
   // The child runs under the same loader (tsx) as this process.
+  let client: placementV1.PlacementServiceClient | undefined;
   const server = fork(fileURLToPath(new URL('./grpc-floor-server.ts', import.meta.url)), [], { execArgv: process.execArgv });
   try {
     const [{ port }] = (await Promise.race([
       once(server, 'message'),
       once(server, 'exit').then(([code]) => Promise.reject(new Error(`grpc-floor server exited with code ${code} before listening`))),
     ])) as [{ port: number }];
-    const client = new placementV1.PlacementServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-    const request: placementV1.PlaceRequest = {
-      container: { tenant: 't2', name: '', network: 'net', template: '', cpuMillis: 10, memoryBytes: 16n * 2n ** 20n, constraints: [], antiAffinityGroup: '', spreadLabel: '', command: '' },
-      policy: 'spread',
-    };
+    const c = (client = new placementV1.PlacementServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), CLIENT_OPTIONS));
     const place = (name: string) =>
       new Promise<void>((resolve, reject) =>
-        client.place({ ...request, container: { ...request.container!, name } }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+        c.place({ container: benchSpec('t2', name), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
       );
     const run = async (calls: number) => {
       let next = 0;
@@ -54,14 +45,16 @@ export async function benchGrpcFloor(): Promise<Record<string, number>> {
     await run(CALLS);
     const seconds = (performance.now() - t0) / 1000;
     const clientCpu = process.cpuUsage(clientStart);
-    const serverMs = processCpuMs(server.pid!) - serverStart;
-    client.close();
+    const serverEnd = processCpuMs(server.pid!);
+    const perCall = (ms: number) => Math.round((ms / CALLS) * 1000) / 1000;
     return {
       grpc_floor_calls_per_s: Math.round(CALLS / seconds),
-      grpc_floor_client_cpu_ms_per_call: Math.round(((clientCpu.user + clientCpu.system) / 1000 / CALLS) * 1000) / 1000,
-      grpc_floor_server_cpu_ms_per_call: Math.round((serverMs / CALLS) * 1000) / 1000,
+      grpc_floor_client_cpu_ms_per_call: perCall((clientCpu.user + clientCpu.system) / 1000),
+      // The server's CPU is read from /proc: Linux only.
+      ...(serverStart !== undefined && serverEnd !== undefined && { grpc_floor_server_cpu_ms_per_call: perCall(serverEnd - serverStart) }),
     };
   } finally {
+    client?.close();
     server.kill();
   }
 }

@@ -1,22 +1,22 @@
 /**
  * The `placement` benchmark: a real scheduler process, real Postgres and NATS, and thousands of
- * simulated workers (fake drivers) in a `fjordctl sim` process. This process is the client. A
- * placement counts once the scheduler has committed it (addresses, container row, outbox) and the
- * worker's report of it RUNNING is recorded in Postgres — the whole pipeline.
+ * simulated workers (fake drivers) in this process. A placement counts once the scheduler has
+ * committed it (addresses, container row, outbox) and the worker's report of it RUNNING is
+ * recorded in Postgres — the whole pipeline.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
+import { pino } from 'pino';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
 import { placementV1 } from '@fjord/proto';
 import { Allocator, syncPhysicalNetworks, syncSubnetPools } from '@fjord/store';
-import { createTestDatabase, natsTestEnv, type NatsTestEnv, type TestDatabase } from '@fjord/testkit';
-import { startService, type ServiceProcess } from '../../services/cli/src/demo/processes.js';
+import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
+import { runSimulator, type Simulator } from '@fjord/worker';
 import { startSchedulerProcess } from '../support/scheduler-process.js';
 import { benchGrpcFloor } from './grpc-floor.js';
+import { benchSpec, CLIENT_OPTIONS } from './place-request.js';
 import { benchPlacementDecision } from './placement-decision.js';
 import { cpuMeter, type PhaseCpu } from './cpu-meter.js';
 import { stallMeter } from './stall-meter.js';
@@ -28,21 +28,6 @@ const IDLE_MS = 5000;
 
 /** One line per finished phase on stderr, so a later failure does not hide earlier figures. */
 const progress = (line: string): void => void process.stderr.write(`placement bench: ${line}\n`);
-
-function spec(tenant: string, name: string): placementV1.ContainerSpec {
-  return {
-    tenant,
-    name,
-    network: 'net',
-    template: '',
-    cpuMillis: 10,
-    memoryBytes: 16n * 2n ** 20n,
-    constraints: [],
-    antiAffinityGroup: '',
-    spreadLabel: '',
-    command: '',
-  };
-}
 
 /** `work`, or an error naming `what` if it takes longer than `ms` (the calls carry no deadline). */
 async function within<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
@@ -58,7 +43,7 @@ async function within<T>(what: string, ms: number, work: Promise<T>): Promise<T>
 /** A phase's CPU by part for its progress line. */
 function describeCpu(cpu: PhaseCpu | undefined, per = 'placement'): string {
   if (!cpu) return '';
-  return `; cpu ms per ${per}: scheduler ${cpu.scheduler}, postgres ${cpu.postgres}, nats ${cpu.nats}, simulator ${cpu.sim}, client ${cpu.client}; cores ${cpu.machineBusyPct} % busy`;
+  return `; cpu ms per ${per}: scheduler ${cpu.scheduler}, postgres ${cpu.postgres}, nats ${cpu.nats}, benchmark ${cpu.bench}; cores ${cpu.machineBusyPct} % busy`;
 }
 
 /** A phase's CPU by part as JSON fields (`<phase>_cpu_ms_<per><part>`, `<phase>_machine_busy_pct`). */
@@ -71,29 +56,6 @@ function cpuFields(phase: string, cpu: PhaseCpu | undefined, per = ''): Record<s
 function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
   return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
-}
-
-/**
- * Starts `fjordctl sim` with `hosts` hosts of the benchmark's size, in a process of its own as a
- * fleet would be: the client's latencies then hold no stall of the simulated hosts' work.
- */
-function startSimulator(nats: NatsTestEnv, dir: string, hosts: number, namePrefix: string): Promise<ServiceProcess> {
-  return startService({
-    name: `simulator ${namePrefix}`,
-    entry: 'services/cli/src/main.ts',
-    args: ['sim', '--hosts', String(hosts), '--nats', nats.url, '--prefix', nats.prefix, '--name-prefix', namePrefix, '--heartbeat-ms', '1000', '--register-rate', '5000', '--cpu', '64', '--memory', '256Gi', '--slots', '100'],
-    logFile: join(dir, `${namePrefix}.log`),
-    readyText: `all ${hosts} hosts registered`,
-    readyTimeoutMs: 120_000,
-  });
-}
-
-/** Stops a simulator; returns the deltas its hosts could not apply (they had missed one) and synced for. */
-async function stopSimulator(sim: ServiceProcess): Promise<number> {
-  await sim.stop(30_000);
-  const gaps = sim.tail(Infinity).match(/stopped; .* gaps (\d+)/);
-  if (!gaps) throw new Error(`${sim.name} printed no counters as it stopped:\n${sim.tail()}`);
-  return Number(gaps[1]);
 }
 
 async function running(env: TestDatabase): Promise<number> {
@@ -116,20 +78,20 @@ async function waitRunning(env: TestDatabase, target: number, timeoutMs: number)
 
 /** Runs the benchmark with `hosts` simulated hosts for the throughput phases, 10,000 for the memory phase. */
 export async function benchPlacement(hosts = 5000, options = { fill: true }): Promise<Record<string, number>> {
-  // The pure decision and the gRPC floor first, while nothing else runs: a fill phase's tail
-  // (relay, simulators) would otherwise share the cores with them.
+  // The pure decision, then the gRPC floor, while nothing else runs: a fill phase's tail (relay,
+  // simulators) would otherwise share the cores with them.
   const decision = benchPlacementDecision(10_000);
   const floor = await benchGrpcFloor();
   progress(`grpc floor: ${floor.grpc_floor_calls_per_s} calls/s`);
   const env = await createTestDatabase();
   const nats = natsTestEnv();
   const subjects = buildSubjects(nats.prefix);
-  let simDir: string | undefined;
-  let sim: ServiceProcess | undefined;
-  let sim2: ServiceProcess | undefined;
+  const log = pino({ level: 'warn' });
+  let sim: Simulator | undefined;
+  let sim2: Simulator | undefined;
   // What is set up before the try below is undone here should a later step of the setup fail.
-  // Only for removing the streams at the end.
-  const nc = await connect({ servers: nats.url }).catch(async (err: unknown) => {
+  // As the simulator's own connection: no stack captured for every request (its hosts' syncs).
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true }).catch(async (err: unknown) => {
     await env.drop();
     throw err;
   });
@@ -150,12 +112,9 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     for (const [i, tenant] of TENANTS.entries()) {
       await allocator.createNetwork({ tenant, name: 'net', physicalNetwork: 'physnet1', cidr: `10.${i}.0.0/16` });
     }
-    simDir = mkdtempSync(join(tmpdir(), 'fjord-bench-sim-'));
-    sim = await startSimulator(nats, simDir, hosts, 'sim');
-    const pids = { scheduler: scheduler.child.pid!, sim: sim.child.pid! };
-    const client = new placementV1.PlacementServiceClient(scheduler.address, credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 64 * 2 ** 20,
-    });
+    sim = await runSimulator({ nc, prefix: nats.prefix, hosts, namePrefix: 'sim', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
+    await sim.allRegistered;
+    const client = new placementV1.PlacementServiceClient(scheduler.address, credentials.createInsecure(), CLIENT_OPTIONS);
     // Like any client, retry UNAVAILABLE (a leader change): placement is idempotent by name.
     const retrying = async (call: () => Promise<void>) => {
       for (let attempt = 0; ; attempt++) {
@@ -173,14 +132,14 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       retrying(
         () =>
           new Promise<void>((resolve, reject) =>
-            client.place({ container: spec(tenant, name), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+            client.place({ container: benchSpec(tenant, name), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
           ),
       );
     const placeBatch = (tenant: string, names: string[]) =>
       retrying(
         () =>
           new Promise<void>((resolve, reject) =>
-            client.placeBatch({ containers: names.map((n) => spec(tenant, n)), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+            client.placeBatch({ containers: names.map((n) => benchSpec(tenant, n)), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
           ),
       );
     let placed = 0;
@@ -192,14 +151,16 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
 
     // What the fleet costs with no placement going on (heartbeats, periodic syncs): part of every
     // phase's CPU per placement below. The meter divides by seconds here, so its figures are ms/s.
-    const idleMeter = cpuMeter(pids);
+    const idleMeter = cpuMeter(scheduler.child.pid!);
+    const idleStart = performance.now();
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    const idleCpu = idleMeter?.(IDLE_MS / 1000);
+    const idle = idleMeter?.((performance.now() - idleStart) / 1000);
+    const idleCpu = idle && (Object.fromEntries(Object.entries(idle).map(([part, ms]) => [part, Math.round(ms)])) as PhaseCpu);
     progress(`idle, ${hosts} hosts${describeCpu(idleCpu, 'second')}`);
 
     // 1. Batches: 40 requests of 500, 4 in flight, until all are reported running.
     const batchTotal = 20_000;
-    let meter = cpuMeter(pids);
+    let meter = cpuMeter(scheduler.child.pid!);
     let t0 = performance.now();
     let nextBatch = 0;
     await within('batch phase', 120_000, Promise.all(
@@ -218,7 +179,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
 
     // 2. Single requests, 64 in flight, until all are reported running.
     const singleTotal = 10_000;
-    meter = cpuMeter(pids);
+    meter = cpuMeter(scheduler.child.pid!);
     t0 = performance.now();
     let nextSingle = 0;
     await within('single phase', 120_000, Promise.all(
@@ -235,7 +196,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     // 3. Latency at 500 requests/s offered (open loop, 10 s): from the call to the commit's answer.
     const latencies: number[] = [];
     const offered: Promise<void>[] = [];
-    meter = cpuMeter(pids);
+    meter = cpuMeter(scheduler.child.pid!);
     const stalls = stallMeter();
     const start = performance.now();
     for (let i = 0; i < 5000; i++) {
@@ -254,13 +215,14 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const rssAfterThroughput = rssMb(scheduler.child.pid!);
     progress(
       `at 500/s offered: p50 ${round(at500.p50)} ms, p99 ${round(at500.p99)} ms; scheduler rss ${rssAfterThroughput} MB${describeCpu(at500Cpu)}; ` +
-        `client process: GC ${at500Stalls.gcPauseMsPerS} ms/s (longest ${at500Stalls.gcPauseMaxMs} ms), event loop delay p99 ${at500Stalls.loopDelayP99Ms} ms (max ${at500Stalls.loopDelayMaxMs} ms)`,
+        `benchmark process: GC ${at500Stalls.gcPauseMsPerS} ms/s (longest ${at500Stalls.gcPauseMaxMs} ms), event loop delay p99 ${at500Stalls.loopDelayP99Ms} ms (max ${at500Stalls.loopDelayMaxMs} ms)`,
     );
 
     // 4. Memory at 10,000 hosts and 200,000 containers.
     const more = options.fill ? Math.max(0, 10_000 - hosts) : 0;
     if (more > 0) {
-      sim2 = await startSimulator(nats, simDir, more, 'sim2');
+      sim2 = await runSimulator({ nc, prefix: nats.prefix, hosts: more, namePrefix: 'sim2', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
+      await sim2.allRegistered;
     }
     let nextFill = 0;
     const fillTotal = options.fill ? 200_000 - placed : 0;
@@ -281,7 +243,6 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const rss = rssMb(scheduler.child.pid!);
     progress(`${hosts + more} hosts, ${placed} containers: scheduler rss ${rss} MB`);
     client.close();
-    const gaps = (await stopSimulator(sim)) + (sim2 ? await stopSimulator(sim2) : 0);
     return {
       hosts,
       batch_placements_per_s: Math.round(batchPerS),
@@ -292,16 +253,16 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
       ...cpuFields('batch', batchCpu),
       ...cpuFields('single', singleCpu),
       ...cpuFields('at_500', at500Cpu),
-      at_500_client_gc_pause_ms_per_s: at500Stalls.gcPauseMsPerS,
-      at_500_client_gc_pause_max_ms: at500Stalls.gcPauseMaxMs,
-      at_500_client_loop_delay_p99_ms: at500Stalls.loopDelayP99Ms,
-      at_500_client_loop_delay_max_ms: at500Stalls.loopDelayMaxMs,
+      at_500_bench_gc_pause_ms_per_s: at500Stalls.gcPauseMsPerS,
+      at_500_bench_gc_pause_max_ms: at500Stalls.gcPauseMaxMs,
+      at_500_bench_loop_delay_p99_ms: at500Stalls.loopDelayP99Ms,
+      at_500_bench_loop_delay_max_ms: at500Stalls.loopDelayMaxMs,
       scheduler_rss_mb_after_throughput: rssAfterThroughput,
       ...(options.fill ? { scheduler_rss_mb: rss } : {}),
       containers_total: placed,
       hosts_total: hosts + more,
       // Deltas a simulated host could not apply (it had missed one) and answered with a sync.
-      sim_gap_syncs: gaps,
+      sim_gap_syncs: sim!.counters().gaps + (sim2?.counters().gaps ?? 0),
       ...floor,
       decision_p50_ms_10k_hosts: decision.decision_p50_ms_10k_hosts ?? 0,
       decision_p99_ms_10k_hosts: decision.decision_p99_ms_10k_hosts ?? 0,
@@ -312,7 +273,6 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
   } finally {
     await sim?.stop();
     await sim2?.stop();
-    if (simDir) rmSync(simDir, { recursive: true, force: true });
     await scheduler.stop();
     await deleteStreams(nc, subjects);
     await nc.close();

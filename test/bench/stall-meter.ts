@@ -1,5 +1,5 @@
 /**
- * How much the benchmark's own process (the gRPC client; the simulated hosts run in a process of their own) stalled during a
+ * How much the benchmark's own process (its gRPC client and the simulated hosts) stalled during a
  * phase: its garbage-collection pauses and how late its event loop ran. A request measured by the
  * client is late by at least the client's own stall, so these say how much of a phase's tail the
  * measuring process itself may account for.

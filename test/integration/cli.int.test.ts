@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
@@ -5,7 +8,8 @@ import type { Scheduler } from '@fjord/scheduler';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
 import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
-import { runFjordctl, startFjordctl, type FjordctlRun } from '../support/fjordctl.js';
+import { startService } from '../../services/cli/src/demo/processes.js';
+import { runFjordctl, type FjordctlRun } from '../support/fjordctl.js';
 
 const nats = natsTestEnv();
 let env: TestDatabase;
@@ -76,19 +80,31 @@ describe('fjordctl', () => {
   });
 
   it('simulates hosts with the capacity asked for, and prints its counters when stopped', async () => {
-    const sim = startFjordctl(['sim', '--hosts', '2', '--nats', nats.url, '--prefix', nats.prefix, '--name-prefix', 'simcap', '--cpu', '4', '--memory', '8Gi', '--slots', '7']);
+    const dir = mkdtempSync(join(tmpdir(), 'fjord-cli-sim-'));
     try {
-      await sim.waitFor('all 2 hosts registered');
-      const listed = await fjordctl('--json', 'hosts', 'list');
+      const sim = await startService({
+        name: 'fjordctl sim',
+        entry: 'services/cli/src/main.ts',
+        args: ['sim', '--hosts', '2', '--nats', nats.url, '--prefix', nats.prefix, '--name-prefix', 'simcap', '--cpu', '4', '--memory', '8Gi', '--slots', '7'],
+        logFile: join(dir, 'sim.log'),
+        readyText: 'all 2 hosts registered',
+      });
+      let listed: FjordctlRun;
+      try {
+        listed = await fjordctl('--json', 'hosts', 'list');
+      } finally {
+        await sim.stop(10_000);
+      }
       const hosts = (JSON.parse(listed.stdout) as { name: string; cpuMillisCapacity: number; memoryBytesCapacity: string; slotsCapacity: number }[]).filter((h) => h.name.startsWith('simcap-'));
       expect(hosts.map((h) => [h.name, h.cpuMillisCapacity, String(h.memoryBytesCapacity), h.slotsCapacity])).toEqual([
         ['simcap-00000', 4000, String(8 * 2 ** 30), 7],
         ['simcap-00001', 4000, String(8 * 2 ** 30), 7],
       ]);
+      expect(sim.child.exitCode).toBe(0);
+      expect(sim.tail(Infinity)).toMatch(/stopped; registered 2\/2 .* gaps 0/);
     } finally {
-      expect(await sim.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
     }
-    expect(sim.output()).toMatch(/stopped; registered 2\/2 .* gaps 0/);
   });
 
   it('says the scheduler is unreachable instead of hanging', async () => {

@@ -1,24 +1,9 @@
-import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
-import { parseCpuMillis, parseMemoryBytes } from '@fjord/core';
+import { Command } from 'commander';
 import type { placementV1 } from '@fjord/proto';
 import { callUnary } from '../client.js';
 import { withClients } from '../context.js';
 import { printJson, printRecord, printTable } from '../output.js';
-import { parseCount } from './networks.js';
-
-/** Commander's parser of a cpu option (`500m`, `2`), in millicores. */
-export function cpuOption(value: string): number {
-  const parsed = parseCpuMillis(value);
-  if (!parsed.ok) throw new CommanderArgumentError(parsed.error.message);
-  return parsed.value;
-}
-
-/** Commander's parser of a memory option (`256Mi`, `1Gi`), in bytes. */
-export function memoryOption(value: string): number {
-  const parsed = parseMemoryBytes(value);
-  if (!parsed.ok) throw new CommanderArgumentError(parsed.error.message);
-  return parsed.value;
-}
+import { parseCount, parseCpuOption, parseMemoryOption } from './options.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -38,8 +23,8 @@ export function registerContainerCommands(program: Command): void {
     .requiredOption('--tenant <tenant>', 'tenant that owns the container')
     .requiredOption('--network <name>', 'tenant network to join')
     .requiredOption('--name <name>', 'container name, unique per tenant')
-    .option('--cpu <cpu>', 'cpu, e.g. 500m or 2', cpuOption, 250)
-    .option('--memory <memory>', 'memory, e.g. 256Mi or 1Gi', memoryOption, 128 * 2 ** 20)
+    .option('--cpu <cpu>', 'cpu, e.g. 500m or 2', parseCpuOption, 250)
+    .option('--memory <memory>', 'memory, e.g. 256Mi or 1Gi', parseMemoryOption, 128 * 2 ** 20)
     .option('--template <template>', 'LXC template', 'busybox')
     .option('--constraint <label=value>', 'host label constraint, e.g. zone=a or rack!=r1 (repeatable)', collect, [])
     .option('--group <group>', 'anti-affinity group: members never share a host')

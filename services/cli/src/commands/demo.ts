@@ -2,21 +2,17 @@ import { Command, InvalidArgumentError as CommanderArgumentError } from 'command
 import { runDemo } from '../demo/run.js';
 import { globalOptions } from '../context.js';
 import { printJson } from '../output.js';
-
-function positive(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CommanderArgumentError(`expected a positive whole number, got "${value}"`);
-  return Number(value);
-}
+import { parsePositive } from './options.js';
 
 /** Adds `fjordctl demo`: the main job, start to finish, on this machine (see demo/run.ts). */
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description("run Fjord's main job on this machine and remove everything after: scheduler, a lab of hosts with workers (root; simulated hosts otherwise), two tenants on one subnet, placements, isolation proven with packets")
-    .option('--hosts <n>', 'number of hypervisors (at least 3: each tenant spreads one container per host)', positive, 3)
+    .option('--hosts <n>', 'number of hypervisors (at least 3: each tenant spreads one container per host)', parsePositive, 3)
     .option('--simulate', 'use simulated hosts even where the lab could run', false)
     .option('--name <name>', 'lab name, NATS subject prefix and database stem (1-8 of a-z0-9)', 'fjdemo')
-    .option('--grpc-port <port>', 'port of the demo scheduler on 127.0.0.1', positive, 50151)
+    .option('--grpc-port <port>', 'port of the demo scheduler on 127.0.0.1', parsePositive, 50151)
     .option('--postgres <url>', 'Postgres server the demo creates its database on (an embedded one is started when none answers)', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
     .option('--nats <url>', 'NATS server', process.env.NATS_URL ?? 'nats://127.0.0.1:4222')
     .action(async (opts: { hosts: number; simulate: boolean; name: string; grpcPort: number; postgres: string; nats: string }, command: Command) => {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { callUnary } from '../client.js';
 import { withClients } from '../context.js';
 import { printJson, printTable } from '../output.js';
-import { parseCount } from './networks.js';
+import { parseCount } from './options.js';
 
 /** Adds `fjordctl ips allocate|release|list`. */
 export function registerIpCommands(program: Command): void {

@@ -1,14 +1,9 @@
-import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { networkV1 } from '@fjord/proto';
 import { callUnary } from '../client.js';
 import { withClients } from '../context.js';
 import { printJson, printRecord, printTable } from '../output.js';
-
-/** Parses a non-negative integer option, naming the option when it is not one. */
-export function parseCount(value: string): number {
-  if (!/^\d+$/.test(value)) throw new CommanderArgumentError(`expected a whole number, got "${value}"`);
-  return Number(value);
-}
+import { parseCount } from './options.js';
 
 function networkRecord(n: networkV1.Network): Record<string, string | number> {
   return {

@@ -1,12 +1,8 @@
-import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { Command } from 'commander';
 import { pino } from 'pino';
+import { formatCpuMillis, formatMemoryBytes } from '@fjord/core';
 import { DEFAULT_SIM_CAPACITY, runSimulator, type SimulatorCounters } from '@fjord/worker';
-import { cpuOption, memoryOption } from './containers.js';
-
-function positive(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CommanderArgumentError(`expected a positive whole number, got "${value}"`);
-  return Number(value);
-}
+import { parseCpuOption, parseMemoryOption, parsePositive } from './options.js';
 
 /** Options of `fjordctl sim`. */
 interface SimOptions {
@@ -35,17 +31,17 @@ export function registerSimCommand(program: Command): void {
   program
     .command('sim')
     .description('simulate worker hosts with in-memory drivers, over real NATS, until Ctrl-C')
-    .requiredOption('--hosts <n>', 'number of hosts to simulate', positive)
+    .requiredOption('--hosts <n>', 'number of hosts to simulate', parsePositive)
     .option('--prefix <prefix>', 'NATS subject prefix', 'fjord')
     .option('--nats <url>', 'NATS URL', process.env.NATS_URL ?? 'nats://127.0.0.1:4222')
-    .option('--heartbeat-ms <ms>', 'heartbeat interval (default: what the scheduler says)', positive)
+    .option('--heartbeat-ms <ms>', 'heartbeat interval (default: what the scheduler says)', parsePositive)
     .option('--name-prefix <prefix>', 'host names are <prefix>-00000, <prefix>-00001, ...', 'sim')
-    .option('--register-rate <n>', 'registrations started per second', positive, 2000)
-    .option('--sync-ms <ms>', 'safety-net full sync interval per host', positive, 60_000)
-    .option('--report-s <s>', 'print counters every this many seconds', positive, 5)
-    .option('--cpu <cpu>', 'cpu of every host, e.g. 64 or 500m (default: 16)', cpuOption)
-    .option('--memory <memory>', 'memory of every host, e.g. 256Gi (default: 64Gi)', memoryOption)
-    .option('--slots <n>', `containers every host takes at most (default: ${DEFAULT_SIM_CAPACITY.slots})`, positive)
+    .option('--register-rate <n>', 'registrations started per second', parsePositive, 2000)
+    .option('--sync-ms <ms>', 'safety-net full sync interval per host', parsePositive, 60_000)
+    .option('--report-s <s>', 'print counters every this many seconds', parsePositive, 5)
+    .option('--cpu <cpu>', `cpu of every host, e.g. 64 or 500m (default: ${formatCpuMillis(DEFAULT_SIM_CAPACITY.cpuMillis)})`, parseCpuOption)
+    .option('--memory <memory>', `memory of every host, e.g. 256Gi (default: ${formatMemoryBytes(DEFAULT_SIM_CAPACITY.memoryBytes)})`, parseMemoryOption)
+    .option('--slots <n>', `containers every host takes at most (default: ${DEFAULT_SIM_CAPACITY.slots})`, parsePositive)
     .option('--log-level <level>', 'level of the simulated agents\' logs', 'warn')
     .action(async (opts: SimOptions) => {
       const log = pino({ level: opts.logLevel, base: { service: 'sim' } }, pino.destination(2));

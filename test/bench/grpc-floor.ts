@@ -8,10 +8,11 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { placementV1 } from '@fjord/proto';
 import { processCpuMs } from './cpu-meter.js';
-import { benchSpec, CLIENT_OPTIONS } from './place-request.js';
+import { within } from './measure.js';
+import { CLIENT_OPTIONS, placeOne } from './place-request.js';
 
 const IN_FLIGHT = 64;
 const WARM_UP_CALLS = 5_000;
@@ -23,20 +24,20 @@ export async function benchGrpcFloor(): Promise<Record<string, number>> {
   let client: placementV1.PlacementServiceClient | undefined;
   const server = fork(fileURLToPath(new URL('./grpc-floor-server.ts', import.meta.url)), [], { execArgv: process.execArgv });
   try {
-    const [{ port }] = (await Promise.race([
-      once(server, 'message'),
-      once(server, 'exit').then(([code]) => Promise.reject(new Error(`grpc-floor server exited with code ${code} before listening`))),
-    ])) as [{ port: number }];
+    const [{ port }] = (await within(
+      'starting the grpc-floor server',
+      30_000,
+      Promise.race([
+        once(server, 'message'),
+        once(server, 'exit').then(([code]) => Promise.reject(new Error(`grpc-floor server exited with code ${code} before listening`))),
+      ]),
+    )) as [{ port: number }];
     const c = (client = new placementV1.PlacementServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), CLIENT_OPTIONS));
-    const place = (name: string) =>
-      new Promise<void>((resolve, reject) =>
-        c.place({ container: benchSpec('t2', name), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
-      );
     const run = async (calls: number) => {
       let next = 0;
-      await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-        while (next < calls) await place(`s${next++}`);
-      }));
+      await within(`${calls} calls`, 120_000, Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < calls) await placeOne(c, 't2', `s${next++}`);
+      })));
     };
     await run(WARM_UP_CALLS);
     const clientStart = process.cpuUsage();

@@ -37,3 +37,14 @@ export async function runConcurrent(
   const elapsed = (performance.now() - start) / 1000;
   return { perSecond: Math.round(latencies.length / elapsed), count: latencies.length, ...percentiles(latencies) };
 }
+
+/** `work`, or an error naming `what` if it takes longer than `ms` (the calls carry no deadline). */
+export async function within<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

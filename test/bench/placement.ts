@@ -16,29 +16,20 @@ import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testk
 import { runSimulator, type Simulator } from '@fjord/worker';
 import { startSchedulerProcess } from '../support/scheduler-process.js';
 import { benchGrpcFloor } from './grpc-floor.js';
-import { benchSpec, CLIENT_OPTIONS } from './place-request.js';
+import { benchSpec, CLIENT_OPTIONS, placeOne } from './place-request.js';
 import { benchPlacementDecision } from './placement-decision.js';
 import { cpuMeter, type PhaseCpu } from './cpu-meter.js';
 import { stallMeter } from './stall-meter.js';
-import { percentiles, round } from './measure.js';
+import { percentiles, round, within } from './measure.js';
 
 const TENANTS = ['t0', 't1', 't2', 't3'];
+/** What every simulated host offers: room for the whole run's small containers. */
+const SIM_CAPACITY = { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 };
 /** How long the idle fleet is measured. */
 const IDLE_MS = 5000;
 
 /** One line per finished phase on stderr, so a later failure does not hide earlier figures. */
 const progress = (line: string): void => void process.stderr.write(`placement bench: ${line}\n`);
-
-/** `work`, or an error naming `what` if it takes longer than `ms` (the calls carry no deadline). */
-async function within<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms)));
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A phase's CPU by part for its progress line. */
 function describeCpu(cpu: PhaseCpu | undefined, per = 'placement'): string {
@@ -112,7 +103,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     for (const [i, tenant] of TENANTS.entries()) {
       await allocator.createNetwork({ tenant, name: 'net', physicalNetwork: 'physnet1', cidr: `10.${i}.0.0/16` });
     }
-    sim = await runSimulator({ nc, prefix: nats.prefix, hosts, namePrefix: 'sim', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
+    sim = await runSimulator({ nc, prefix: nats.prefix, hosts, namePrefix: 'sim', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: SIM_CAPACITY });
     await sim.allRegistered;
     const client = new placementV1.PlacementServiceClient(scheduler.address, credentials.createInsecure(), CLIENT_OPTIONS);
     // Like any client, retry UNAVAILABLE (a leader change): placement is idempotent by name.
@@ -126,15 +117,8 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
         }
       }
     };
-    // The calls carry no deadline: grpc-js would run a timer per call on both ends, and on these two
-    // cores the client's cost is the server's loss. Each phase has a deadline of its own (`within`).
-    const place = (tenant: string, name: string) =>
-      retrying(
-        () =>
-          new Promise<void>((resolve, reject) =>
-            client.place({ container: benchSpec(tenant, name), policy: 'spread' }, (err: ServiceError | null) => (err ? reject(err) : resolve())),
-          ),
-      );
+    // No call carries a deadline (see `placeOne`); each phase has one of its own (`within`).
+    const place = (tenant: string, name: string) => retrying(() => placeOne(client, tenant, name));
     const placeBatch = (tenant: string, names: string[]) =>
       retrying(
         () =>
@@ -221,7 +205,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     // 4. Memory at 10,000 hosts and 200,000 containers.
     const more = options.fill ? Math.max(0, 10_000 - hosts) : 0;
     if (more > 0) {
-      sim2 = await runSimulator({ nc, prefix: nats.prefix, hosts: more, namePrefix: 'sim2', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: { cpuMillis: 64_000, memoryBytes: 256 * 2 ** 30, slots: 100 } });
+      sim2 = await runSimulator({ nc, prefix: nats.prefix, hosts: more, namePrefix: 'sim2', log, heartbeatMs: 1000, registerPerSecond: 5000, capacity: SIM_CAPACITY });
       await sim2.allRegistered;
     }
     let nextFill = 0;

@@ -20,7 +20,7 @@ interface SimOptions {
   logLevel: string;
 }
 
-/** One line of the simulator's counters (the benchmark reads `gaps` from the last one). */
+/** One line of the simulator's counters (`fjordctl sim` prints one as it stops, too). */
 function describeCounters(c: SimulatorCounters): string {
   const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
   return `registered ${c.registered}/${c.hosts}  desired applied ${c.desiredApplied}  containers running ${c.containersRunning}  dropped ${c.dropped}  gaps ${c.gaps}  rss ${rssMb} MB`;

@@ -138,8 +138,7 @@ export async function benchPlacement(hosts = 5000, options = { fill: true }): Pr
     const idleMeter = cpuMeter(scheduler.child.pid!);
     const idleStart = performance.now();
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    const idle = idleMeter?.((performance.now() - idleStart) / 1000);
-    const idleCpu = idle && (Object.fromEntries(Object.entries(idle).map(([part, ms]) => [part, Math.round(ms)])) as PhaseCpu);
+    const idleCpu = idleMeter?.((performance.now() - idleStart) / 1000);
     progress(`idle, ${hosts} hosts${describeCpu(idleCpu, 'second')}`);
 
     // 1. Batches: 40 requests of 500, 4 in flight, until all are reported running.

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { formatCpuMillis, formatMemoryBytes } from '@fjord/core';
 import { DEFAULT_SIM_CAPACITY, runSimulator, type SimulatorCounters } from '@fjord/worker';
@@ -14,9 +14,9 @@ interface SimOptions {
   registerRate: number;
   syncMs: number;
   reportS: number;
-  cpu?: number;
-  memory?: number;
-  slots?: number;
+  cpu: number;
+  memory: number;
+  slots: number;
   logLevel: string;
 }
 
@@ -39,9 +39,10 @@ export function registerSimCommand(program: Command): void {
     .option('--register-rate <n>', 'registrations started per second', parsePositive, 2000)
     .option('--sync-ms <ms>', 'safety-net full sync interval per host', parsePositive, 60_000)
     .option('--report-s <s>', 'print counters every this many seconds', parsePositive, 5)
-    .option('--cpu <cpu>', `cpu of every host, e.g. 64 or 500m (default: ${formatCpuMillis(DEFAULT_SIM_CAPACITY.cpuMillis)})`, parseCpuOption)
-    .option('--memory <memory>', `memory of every host, e.g. 256Gi (default: ${formatMemoryBytes(DEFAULT_SIM_CAPACITY.memoryBytes)})`, parseMemoryOption)
-    .option('--slots <n>', `containers every host takes at most (default: ${DEFAULT_SIM_CAPACITY.slots})`, parsePositive)
+    // The defaults are the simulator's, shown as one would type them.
+    .addOption(new Option('--cpu <cpu>', 'cpu of every host, e.g. 64 or 500m').argParser(parseCpuOption).default(DEFAULT_SIM_CAPACITY.cpuMillis, formatCpuMillis(DEFAULT_SIM_CAPACITY.cpuMillis)))
+    .addOption(new Option('--memory <memory>', 'memory of every host, e.g. 256Gi').argParser(parseMemoryOption).default(DEFAULT_SIM_CAPACITY.memoryBytes, formatMemoryBytes(DEFAULT_SIM_CAPACITY.memoryBytes)))
+    .option('--slots <n>', 'containers every host takes at most', parsePositive, DEFAULT_SIM_CAPACITY.slots)
     .option('--log-level <level>', 'level of the simulated agents\' logs', 'warn')
     .action(async (opts: SimOptions) => {
       const log = pino({ level: opts.logLevel, base: { service: 'sim' } }, pino.destination(2));
@@ -54,11 +55,7 @@ export function registerSimCommand(program: Command): void {
         heartbeatMs: opts.heartbeatMs,
         registerPerSecond: opts.registerRate,
         timing: { syncIntervalMs: opts.syncMs },
-        capacity: {
-          cpuMillis: opts.cpu ?? DEFAULT_SIM_CAPACITY.cpuMillis,
-          memoryBytes: opts.memory ?? DEFAULT_SIM_CAPACITY.memoryBytes,
-          slots: opts.slots ?? DEFAULT_SIM_CAPACITY.slots,
-        },
+        capacity: { cpuMillis: opts.cpu, memoryBytes: opts.memory, slots: opts.slots },
         log,
         agentLogLevel: opts.logLevel,
       });

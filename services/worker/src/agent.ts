@@ -613,11 +613,12 @@ export class Agent {
       const state = this.pending;
       this.pending = undefined;
       let reports: ContainerReport[];
+      let running: number;
       try {
         const result = await this.reconciler.reconcile(state.containers);
         reports = result.containers;
         // Say what changed; a pass that found everything right is news only as the first one.
-        const running = reports.filter((r) => r.state === 'RUNNING').length;
+        running = reports.filter((r) => r.state === 'RUNNING').length;
         const level = result.actions > 0 || result.errors.length > 0 || !this.reconciledOnce ? 'info' : 'debug';
         this.log[level](
           { generation: String(state.generation), actions: result.actions, errors: result.errors.length },
@@ -636,7 +637,7 @@ export class Agent {
         this.appliedGeneration = state.generation;
         this.heartbeatBytes = undefined;
       }
-      this.containersRunning = reports.filter((r) => r.state === 'RUNNING').length;
+      this.containersRunning = running;
       this.lastReports = reports;
       this.publishStatus(state, reports);
       this.hooks.onApplied?.(state.generation, reports);

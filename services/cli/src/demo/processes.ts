@@ -3,7 +3,7 @@
  * file, killed when the demo process exits however it exits.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +15,7 @@ export interface ServiceProcess {
   name: string;
   child: ChildProcess;
   logFile: string;
-  /** The last `lines` lines of its log, for error messages. */
+  /** The last `lines` lines this process wrote to its log, for error messages. */
   tail(lines?: number): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<void>;
@@ -37,6 +37,8 @@ export interface ServiceOptions {
 /** Starts a service and, with `readyText`, waits until it says it is ready. */
 export async function startService(opts: ServiceOptions): Promise<ServiceProcess> {
   const fd = openSync(opts.logFile, 'a');
+  // A restarted service appends to its predecessor's log: only what this one writes counts.
+  const start = fstatSync(fd).size;
   const child = spawn(process.execPath, ['--import', 'tsx', `${repoRoot}${opts.entry}`, ...(opts.args ?? [])], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },
@@ -48,13 +50,14 @@ export async function startService(opts: ServiceOptions): Promise<ServiceProcess
   process.once('exit', reap);
   void exited.then(() => process.off('exit', reap));
 
-  const tail = (lines = 20): string => {
+  const output = (): string => {
     try {
-      return readFileSync(opts.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      return readFileSync(opts.logFile).subarray(start).toString('utf8');
     } catch {
       return '';
     }
   };
+  const tail = (lines = 20): string => output().trimEnd().split('\n').slice(-lines).join('\n');
   const service: ServiceProcess = {
     name: opts.name,
     child,
@@ -71,7 +74,7 @@ export async function startService(opts: ServiceOptions): Promise<ServiceProcess
   if (opts.readyText === undefined) return service;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   for (;;) {
-    if (readFileSync(opts.logFile, 'utf8').includes(opts.readyText)) return service;
+    if (output().includes(opts.readyText)) return service;
     if (child.exitCode !== null) throw new Error(`${opts.name} exited with code ${child.exitCode} while starting:\n${tail()}`);
     if (Date.now() > deadline) {
       await service.stop(0);

@@ -30,6 +30,8 @@ export class LeaderElection {
   private validUntil = 0;
   private stopped = false;
   private transition: Promise<void> = Promise.resolve();
+  /** The campaign round in progress, if any: `stop` waits for it. */
+  private ticking: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -45,7 +47,11 @@ export class LeaderElection {
 
   /** Starts campaigning. */
   start(): void {
-    void this.tick();
+    this.campaign();
+  }
+
+  private campaign(): void {
+    this.ticking = this.tick();
   }
 
   private async tick(): Promise<void> {
@@ -53,6 +59,11 @@ export class LeaderElection {
     const started = performance.now();
     try {
       const lease = await acquireOrRenewLease(this.db, SCHEDULER_LEASE, this.options.holder, this.options.ttlMs);
+      if (this.stopped && !this.lease) {
+        // Stopped while this round was acquiring: give back what it won rather than lead.
+        if (lease) await releaseLease(this.db, SCHEDULER_LEASE, lease).catch(() => undefined);
+        return;
+      }
       if (lease && (!this.lease || lease.epoch === this.lease.epoch)) {
         // Count validity from before the round trip: the database's expiry is at least that late.
         this.validUntil = started + this.options.ttlMs - this.options.renewMs;
@@ -65,7 +76,7 @@ export class LeaderElection {
       if (this.lease && performance.now() >= this.validUntil) this.stepDown('lease could not be renewed in time');
     }
     if (this.lease && performance.now() >= this.validUntil) this.stepDown('lease renewal too late');
-    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.options.renewMs);
+    if (!this.stopped) this.timer = setTimeout(() => this.campaign(), this.options.renewMs);
   }
 
   private becomeLeader(lease: Lease): void {
@@ -96,6 +107,7 @@ export class LeaderElection {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.ticking;
     const lease = this.lease;
     if (lease) {
       this.stepDown('shutting down');

@@ -93,6 +93,20 @@ describe('placeContainers', () => {
     expect(await footprint()).toEqual(before);
   });
 
+  it("checks the lease after waiting for its hosts' rows: a lease that ran short meanwhile writes nothing", async () => {
+    // A lease of its own with 1.6 s left; the check wants 1 s more than the commit (the margin).
+    const short = await acquireOrRenewLease(env.db, 'short-lease', 'me', 1600);
+    const shortFence = { name: 'short-lease', lease: short! };
+    const holder = await holdTransaction(env.db, (trx) => sql`SELECT 1 FROM hosts WHERE name = 'hv2' FOR UPDATE`.execute(trx));
+    const before = await footprint();
+    const placing = placeContainers(env.db, [container('waited', 'lock', 'hv2')], shortFence).catch((e: unknown) => e);
+    await sleep(1000); // the placement waits for hv2's row while its lease runs down to 0.6 s
+    holder.release();
+    await holder.closed;
+    expect(await placing).toBeInstanceOf(FencedError);
+    expect(await footprint()).toEqual(before);
+  });
+
   it('writes nothing when a network’s lowest free blocks are held, and names that network', async () => {
     const before = await footprint();
     const holder = await holdTransaction(env.db, (trx) => sql`SELECT 1 FROM address_blocks WHERE network_id = ${networkIds.get('held')!} FOR UPDATE`.execute(trx));

@@ -184,6 +184,9 @@ async function recordPlacement(
     : sql`true`;
   try {
     // `checked` is the outer side of the join so that it is evaluated even should `c` be empty.
+    // It reads `ev` so that the lease is checked after every lock the statement waits for (the
+    // hosts' rows, the events' ordering lock), as `checkLease` is last in a transaction: a check
+    // before those waits would let the lease run out during them.
     const { rows } = await sql<Row>`
       WITH ${bumpGenerationsCte(hosts)},
       ${inserting},
@@ -191,6 +194,7 @@ async function recordPlacement(
       ${fenceCte(fence)},
       checked AS MATERIALIZED (
         SELECT fjord_check(EXISTS (SELECT 1 FROM fence), ${FENCED}, 'the lease is gone') AND ${addressesChecked} AS ok
+        FROM (SELECT count(*) FROM ev) AS after_locks
       )
       SELECT c.*, n.name AS network, n.vlan, n.cidr::text AS cidr
       FROM checked LEFT JOIN (c JOIN networks n ON n.id = c.network_id) ON true WHERE checked.ok`.execute(db);

@@ -123,6 +123,12 @@ describe('NetworkService over gRPC', () => {
     }
   });
 
+  it('refuses an owner Postgres could not store with INVALID_ARGUMENT naming owner', async () => {
+    const err = await failure(allocate({ owner: 'web\0' }));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.metadata.get('fjord-field')).toEqual(['owner']);
+  });
+
   it('answers NOT_FOUND naming the field for an unknown network, physical network or pool', async () => {
     const unknownNetwork = await failure(allocate({ network: 'missing' }));
     expect(unknownNetwork.code).toBe(status.NOT_FOUND);

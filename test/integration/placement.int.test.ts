@@ -253,6 +253,8 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     ['container.memory_bytes', { memoryBytes: 0n }],
     ['container.constraints', { constraints: ['zone'] }],
     ['container.spread_label', { spreadLabel: 'rack' }],
+    ['container.spread_label', { antiAffinityGroup: 'g', spreadLabel: 'rack and zone' }],
+    ['container.command', { command: 'echo \0' }],
   ])('refuses an invalid %s with INVALID_ARGUMENT naming it', async (field, overrides) => {
     const err = await failure(place(spec('invalid', overrides)));
     expect(err.code).toBe(status.INVALID_ARGUMENT);

@@ -10,11 +10,15 @@ export function checkName(value: unknown, field: string): string {
   return value;
 }
 
-/** Throws InvalidArgumentError naming `field` unless `value` is a string of at most `max` characters. */
+/**
+ * Throws InvalidArgumentError naming `field` unless `value` is a string of at most `max` characters
+ * without NUL (which Postgres text cannot hold: one would fail every write it is part of).
+ */
 export function checkText(value: unknown, field: string, max = 255): string {
   if (typeof value !== 'string' || value.length > max) {
     throw new InvalidArgumentError(field, `must be a string of at most ${max} characters`);
   }
+  if (value.includes('\0')) throw new InvalidArgumentError(field, 'must not contain a NUL character');
   return value;
 }
 

@@ -1,8 +1,9 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
 import { workerV1 } from '@fjord/proto';
+import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
+import { isLabelKey, isLabelValue } from '@fjord/core';
 import {
   hostGenerations,
   recordAppliedGenerations,
@@ -127,6 +128,23 @@ const HEARTBEAT_WRITE_MS = 15_000;
  * status reports (batched into Postgres every `flushMs`). Messages carrying an epoch other than
  * the host's current one come from a fenced incarnation and are ignored.
  */
+/**
+ * What is wrong with a registration, or ''. Checked before it joins the registrations that commit
+ * together: a value Postgres cannot store (a NUL) would fail all of them.
+ */
+function registrationProblem(req: workerV1.RegisterHostRequest): string {
+  if (req.cpuMillis <= 0) return 'cpu_millis must be positive';
+  if (req.memoryBytes <= 0n) return 'memory_bytes must be positive';
+  if (req.slots <= 0) return 'slots must be positive';
+  for (const [key, value] of Object.entries(req.labels)) {
+    if (!isLabelKey(key)) return `labels: key ${JSON.stringify(key)} must be letters, digits, '.', '_', '-' or '/'`;
+    if (!isLabelValue(value)) return `labels: value ${JSON.stringify(value)} of ${key} must be 1-63 letters, digits, '.', '_' or '-'`;
+  }
+  const badNetwork = req.physicalNetworks.find((n) => n === '' || n.includes('\0'));
+  if (badNetwork !== undefined) return `physical_networks: ${JSON.stringify(badNetwork)} is not a network name`;
+  return '';
+}
+
 export class HostProtocol {
   private readonly subscriptions: Subscription[] = [];
   /** Hosts heard from whose heartbeat time is not written yet. */
@@ -169,8 +187,7 @@ export class HostProtocol {
     const req = hostMessage(this.subjects, msg, workerV1.RegisterHostRequest, 'RegisterHostRequest', this.log);
     if (!req) return;
     const reply = (r: workerV1.RegisterHostReply) => msg.respond(encode(workerV1.RegisterHostReply, r));
-    const invalid =
-      req.cpuMillis <= 0 ? 'cpu_millis must be positive' : req.memoryBytes <= 0n ? 'memory_bytes must be positive' : req.slots <= 0 ? 'slots must be positive' : '';
+    const invalid = registrationProblem(req);
     if (invalid) {
       reply({ error: invalid, epoch: 0n, heartbeatIntervalMs: 0 });
       return;

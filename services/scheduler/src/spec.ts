@@ -1,4 +1,4 @@
-import { InvalidArgumentError, parseConstraints, type LabelConstraint, type PlacementRequest } from '@fjord/core';
+import { InvalidArgumentError, isLabelKey, parseConstraints, type LabelConstraint, type PlacementRequest } from '@fjord/core';
 import type { placementV1 } from '@fjord/proto';
 import type { ContainerRecord } from '@fjord/store';
 
@@ -58,7 +58,11 @@ export function specFromProto(spec: placementV1.ContainerSpec | undefined, prefi
   if (spreadLabel !== undefined && !antiAffinityGroup) {
     throw new InvalidArgumentError(field('spread_label'), 'needs anti_affinity_group');
   }
+  if (spreadLabel !== undefined && !isLabelKey(spreadLabel)) {
+    throw new InvalidArgumentError(field('spread_label'), `${JSON.stringify(spreadLabel)} is not a label key (letters, digits, '.', '_', '-' or '/')`);
+  }
   if (spec.command.length > 1024) throw new InvalidArgumentError(field('command'), 'is longer than 1024 characters');
+  if (spec.command.includes('\0')) throw new InvalidArgumentError(field('command'), 'must not contain a NUL character');
   return {
     tenant,
     name,

@@ -43,4 +43,9 @@ describe('loadWorkerConfig()', () => {
     const text = (error as Error).message;
     for (const key of ['host', 'slots', 'driver.bridge']) expect(text).toContain(`${key}:`);
   });
+
+  it('refuses labels that constraints could not name', () => {
+    expect(() => loadWorkerConfig({ file: file({ host: 'hv1', labels: { 'rack name': 'r1' } }) })).toThrow(/labels.rack name: label keys are letters/);
+    expect(() => loadWorkerConfig({ file: file({ host: 'hv1', labels: { zone: 'a b' } }) })).toThrow(/labels\.zone.*label values are 1-63/);
+  });
 });

@@ -16,6 +16,16 @@ function invalid(field: string, message: string): { ok: false; error: InvalidArg
 const labelKey = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$/;
 const labelValue = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
+/** Whether `key` is a valid label key (as in constraints and spread labels). */
+export function isLabelKey(key: string): boolean {
+  return labelKey.test(key);
+}
+
+/** Whether `value` is a valid label value. */
+export function isLabelValue(value: string): boolean {
+  return labelValue.test(value);
+}
+
 /** Parses one label constraint, `label=value` or `label!=value`. */
 export function parseConstraint(text: string, field = 'constraints'): ParseResult<LabelConstraint> {
   const trimmed = text.trim();

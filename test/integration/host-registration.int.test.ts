@@ -1,0 +1,48 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scheduler } from '@fjord/scheduler';
+import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
+import { listHosts } from '@fjord/store';
+import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
+import { registerFakeHost } from '../support/fake-hosts.js';
+import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
+
+const nats = natsTestEnv();
+const subjects = buildSubjects(nats.prefix);
+let env: TestDatabase;
+let nc: NatsConnection;
+let scheduler: Scheduler;
+
+beforeAll(async () => {
+  env = await createTestDatabase();
+  await seedPhysicalNetwork(env.db);
+  nc = await connect({ servers: nats.url });
+  scheduler = await startScheduler(env.db, nats);
+});
+
+afterAll(async () => {
+  await scheduler?.stop();
+  if (nc) {
+    await deleteStreams(nc, subjects);
+    await nc.close();
+  }
+  await env?.drop();
+});
+
+describe('host registration', () => {
+  it('refuses a registration whose labels Postgres could not store, naming them, and registers the others sent with it', async () => {
+    // Registrations that arrive together commit together: the bad one must not take the good one down.
+    const [bad, good] = await Promise.allSettled([
+      registerFakeHost(nc, subjects, 'hv-bad', { zone: 'a\0b' }, 3000),
+      registerFakeHost(nc, subjects, 'hv-good', { zone: 'a' }, 3000),
+    ]);
+    expect(bad.status).toBe('rejected');
+    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/labels: value "a\\u0000b" of zone must be/);
+    expect(good).toMatchObject({ status: 'fulfilled', value: 1 });
+    expect((await listHosts(env.db, {})).map((h) => h.name)).toEqual(['hv-good']);
+  });
+
+  it('refuses a label key that constraints could never name', async () => {
+    await expect(registerFakeHost(nc, subjects, 'hv-key', { 'rack name': 'r1' }, 1000)).rejects.toThrow(/labels: key "rack name" must be/);
+  });
+});

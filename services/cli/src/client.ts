@@ -15,6 +15,8 @@ export class CallError extends Error {
     readonly code: status,
     readonly details: string,
     readonly server: string,
+    /** The call's deadline, in milliseconds after it started; absent for calls without one (streams). */
+    readonly timeoutMs?: number,
   ) {
     super(`${status[code] ?? code}: ${details}`);
   }
@@ -50,7 +52,7 @@ export function callUnary<Req, Res>(
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
     method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, response) => {
-      if (err) reject(new CallError(err.code, err.details || err.message, clients.server));
+      if (err) reject(new CallError(err.code, err.details || err.message, clients.server, timeoutMs));
       else resolve(response);
     });
   });

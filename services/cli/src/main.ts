@@ -1,7 +1,6 @@
 #!/usr/bin/env -S npx tsx
-import { Command, CommanderError } from 'commander';
-import { status } from '@grpc/grpc-js';
-import { CallError } from './client.js';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { explain } from './explain.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerHostCommands } from './commands/hosts.js';
@@ -29,21 +28,11 @@ registerLabCommands(program);
 registerDemoCommand(program);
 registerMigrateCommand(program);
 
-/** Turns any failure into one line on stderr and a non-zero exit. */
-function explain(err: unknown): string {
-  if (err instanceof CallError) {
-    if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) {
-      return `cannot reach the scheduler at ${err.server} (${err.details}); is it running? (npm run scheduler)`;
-    }
-    return `${status[err.code] ?? err.code}: ${err.details}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  // Commander has printed its own parse errors; one thrown by an action it has not.
+  if (err instanceof CommanderError && !(err instanceof InvalidArgumentError)) process.exit(err.exitCode);
   console.error(`fjordctl: ${explain(err)}`);
   process.exit(1);
 }

@@ -1,4 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CommandError } from './errors.js';
 import { run, wrapNetns } from './exec.js';
 
@@ -29,5 +34,54 @@ describe('run()', () => {
   it('reports a program that cannot start', async () => {
     const err = await run('fjord-no-such-program', []).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'CommandError', exitCode: null });
+  });
+
+  describe('with background processes that inherit its output pipes', () => {
+    let dir: string;
+    let pidFile: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'fj-exec-'));
+      pidFile = join(dir, 'pid');
+    });
+    afterEach(async () => {
+      // Never leave a stray sleep behind, whether or not the test passed.
+      const pid = await backgroundPid().catch(() => undefined);
+      if (pid !== undefined && isRunning(pid)) process.kill(pid, 'SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    });
+    const backgroundPid = async (): Promise<number> => Number((await readFile(pidFile, 'utf8')).trim());
+    // A killed orphan may stay a zombie until init reaps it (slowly, in some containers), and
+    // kill(pid, 0) still finds zombies; so read its state (Linux, like the worker's hosts).
+    const isRunning = (pid: number): boolean => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw e;
+      }
+    };
+
+    it('on timeout, kills what the command started and rejects', { timeout: 10_000 }, async () => {
+      const started = Date.now();
+      const err = await run('sh', ['-c', 'sleep 30 & echo $! > "$1"; sleep 30', 'sh', pidFile], { timeoutMs: 300, what: 'create ct-a1' }).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(err).toBeInstanceOf(CommandError);
+      expect(err).toMatchObject({ cmd: 'sh', exitCode: null, stderr: 'timed out after 300 ms' });
+      expect((err as Error).message).toBe('create ct-a1: sh did not exit normally: timed out after 300 ms');
+
+      const pid = await backgroundPid();
+      for (let i = 0; i < 20 && isRunning(pid); i++) await sleep(50);
+      expect(isRunning(pid)).toBe(false);
+    });
+
+    it('returns once the command exits, without waiting for them', { timeout: 10_000 }, async () => {
+      const started = Date.now();
+      const r = await run('sh', ['-c', 'echo hi; sleep 30 & echo $! > "$1"', 'sh', pidFile]);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(r).toEqual({ stdout: 'hi\n', stderr: '', exitCode: 0 });
+      // The sleep that holds stdout is still there: the command's exit alone ended the wait.
+      expect(isRunning(await backgroundPid())).toBe(true);
+    });
   });
 });

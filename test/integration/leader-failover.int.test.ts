@@ -12,7 +12,7 @@ import { startSchedulerProcess, type SchedulerProcess } from '../support/schedul
 
 const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
-const config = { leaseTtlMs: 1500, leaseRenewMs: 500, physicalNetworks: [{ name: 'physnet1', vlanRanges: '100-199' }] };
+const config = { leaseTtlMs: 2000, leaseRenewMs: 500, physicalNetworks: [{ name: 'physnet1', vlanRanges: '100-199' }] };
 let env: TestDatabase;
 let nc: NatsConnection;
 const replicas: SchedulerProcess[] = [];

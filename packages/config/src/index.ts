@@ -1,4 +1,4 @@
 export { ConfigError } from './errors.js';
 export { loadConfig } from './load.js';
 export type { ConfigSources } from './load.js';
-export { PhysicalNetworkConfig, SchedulerConfig, SubnetPoolConfig, schedulerEnv } from './scheduler.js';
+export { LEASE_WRITE_MARGIN_MS, PhysicalNetworkConfig, SchedulerConfig, SubnetPoolConfig, schedulerEnv } from './scheduler.js';

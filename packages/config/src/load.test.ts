@@ -46,6 +46,12 @@ describe('loadConfig()', () => {
     expect(issues).toContain('subnetPools.0.prefixLength');
   });
 
+  it('refuses a lease that would leave a write too little of it before each renewal', () => {
+    const file = writeConfig({ leaseTtlMs: 1500, leaseRenewMs: 500 });
+    expect(() => loadConfig(SchedulerConfig, schedulerEnv, { file, env: {} })).toThrow(/leaseTtlMs: must exceed leaseRenewMs \(500\) by more than 1000 ms/);
+    expect(loadConfig(SchedulerConfig, schedulerEnv, { file, env: { FJORD_LEASE_TTL_MS: '1600' } }).leaseTtlMs).toBe(1600);
+  });
+
   it('names a config file that is not JSON', () => {
     const file = writeConfig('{oops');
     expect(() => loadConfig(SchedulerConfig, schedulerEnv, { file, env: {} })).toThrow(/not valid JSON/);

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** How much of the leader lease a write needs left to commit (the store's fence uses the same). */
+export const LEASE_WRITE_MARGIN_MS = 1000;
+
 /** A physical network the scheduler hands VLANs out of. */
 export const PhysicalNetworkConfig = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).describe('name hosts and networks refer to, e.g. physnet1'),
@@ -34,6 +37,16 @@ export const SchedulerConfig = z.object({
     .array(SubnetPoolConfig)
     .default([{ name: 'default', cidr: '10.96.0.0/12', prefixLength: 24 }])
     .describe('pools tenant subnets are carved from'),
+}).superRefine((config, ctx) => {
+  // Every write is fenced on the lease having LEASE_WRITE_MARGIN_MS left; just before a renewal it has
+  // leaseTtlMs - leaseRenewMs. Less than the margin, and the leader fences its own writes and steps down.
+  if (config.leaseTtlMs - config.leaseRenewMs <= LEASE_WRITE_MARGIN_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['leaseTtlMs'],
+      message: `must exceed leaseRenewMs (${config.leaseRenewMs}) by more than ${LEASE_WRITE_MARGIN_MS} ms, the lease each write needs left`,
+    });
+  }
 });
 
 /** The validated scheduler configuration. */

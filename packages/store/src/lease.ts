@@ -1,4 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { LEASE_WRITE_MARGIN_MS } from '@fjord/config';
 import { FailedPreconditionError } from '@fjord/core';
 import type { Database } from './schema.js';
 
@@ -48,7 +49,7 @@ export async function releaseLease(db: Kysely<Database>, name: string, lease: Le
  * takeover needs the lease to expire first, so the commit that follows within the margin cannot
  * overlap a new leader. Takes no lock, so lease renewals never wait behind a long write.
  */
-export async function checkLease(trx: Kysely<Database>, name: string, lease: Lease, marginMs = 1000): Promise<void> {
+export async function checkLease(trx: Kysely<Database>, name: string, lease: Lease, marginMs = LEASE_WRITE_MARGIN_MS): Promise<void> {
   const row = await sql<{ epoch: string }>`WITH ${fenceCte({ name, lease, marginMs })} SELECT epoch FROM fence`.execute(trx);
   if (row.rows.length === 0) throw new FencedError(lease);
 }
@@ -65,7 +66,7 @@ export interface Fence {
  * writer's last statement: the statement then reports whether the lease held, and the writer
  * throws {@link FencedError} (rolling back) when it did not. One round trip fewer.
  */
-export function fenceCte({ name, lease, marginMs = 1000 }: Fence): RawBuilder<unknown> {
+export function fenceCte({ name, lease, marginMs = LEASE_WRITE_MARGIN_MS }: Fence): RawBuilder<unknown> {
   return sql`fence AS (
     SELECT epoch FROM leader_lease
     WHERE name = ${name} AND holder = ${lease.holder} AND epoch = ${lease.epoch}

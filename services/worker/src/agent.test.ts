@@ -318,6 +318,21 @@ describe('Agent', () => {
     expect(applied.at(-1)).toBe(1n);
   });
 
+  it('sends a whole-state check asked for while another sync was in flight as a check', async () => {
+    const { bus, applied, syncs } = setup({ syncIntervalMs: 5 });
+    await until('the first sync was applied', () => applied.length === 1);
+    // Answers slower than the syncs come: every periodic one, checks included, waits for the one before.
+    bus.handlers.set(s.host(host, HostVerb.Sync), async (data) => {
+      const req = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+      syncs.push(req);
+      await new Promise((r) => setTimeout(r, 12));
+      return encode(workerV1.DesiredState, workerV1.DesiredState.create({ host, epoch: 1n, generation: 0n, unchanged: req.acceptsUnchanged }));
+    });
+    const first = syncs.length;
+    await until('twelve syncs more', () => syncs.length >= first + 12);
+    expect(syncs.slice(first).filter((r) => !r.acceptsUnchanged).length).toBeGreaterThanOrEqual(1);
+  });
+
   it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {
     const { bus, applied } = setup();
     await until('the first sync was applied', () => applied.length === 1);

@@ -215,7 +215,8 @@ export class Agent {
   private epoch: bigint | undefined;
   private registering = false;
   private syncing = false;
-  private syncAgain = false;
+  /** The reason of a sync asked for while one was in flight; sent when that one is done. */
+  private syncAgain: string | undefined;
   private syncRetry: ReturnType<typeof setTimeout> | undefined;
 
   /** The state of the highest generation applied, being applied or pending in this epoch. */
@@ -478,7 +479,8 @@ export class Agent {
   private sync(reason: string, attempt = 0): void {
     if (this.stopped || this.epoch === undefined) return;
     if (this.syncing) {
-      this.syncAgain = true;
+      // A check (the one sync that refuses `unchanged`) must not become a plain one by waiting.
+      if (this.syncAgain !== 'check') this.syncAgain = reason;
       return;
     }
     if (this.syncRetry) {
@@ -516,9 +518,10 @@ export class Agent {
         },
       )
       .finally(() => {
-        if (this.syncAgain && !this.syncing) {
-          this.syncAgain = false;
-          this.sync(reason);
+        const again = this.syncAgain;
+        if (again !== undefined && !this.syncing) {
+          this.syncAgain = undefined;
+          this.sync(again);
         }
       });
   }

@@ -86,7 +86,8 @@ export async function startSimulatedFleet(opts: FleetOptions): Promise<Fleet> {
     labels: (i) => ({ rack: `r${i + 1}` }),
     log: pino({ level: 'warn' }, pino.destination(join(opts.dir, 'simulator.log'))),
   });
-  await sim.allRegistered;
+  // Not waiting for `sim.allRegistered` here: the demo waits for the hosts with a deadline and a
+  // message (waitForHosts), and stops the simulator in its cleanup should they never come.
   let stopped: Promise<void> | undefined;
   const restartWorker = (): Promise<void> => Promise.reject(new Error('simulated hosts have no worker processes'));
   return { kind: 'simulator', hosts: sim.agents.map((a) => a.host.name), restartWorker, stop: () => (stopped ??= sim.stop()) };

@@ -12,7 +12,7 @@ export async function waitForHosts(clients: Clients, hosts: readonly string[], t
     const ready = new Set(listed.filter((h) => h.state === 'READY').map((h) => h.name));
     const missing = hosts.filter((h) => !ready.has(h));
     if (missing.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`hosts not ready after ${timeoutMs / 1000} s: ${missing.join(', ')} (see the worker logs)`);
+    if (Date.now() > deadline) throw new Error(`hosts not ready after ${timeoutMs / 1000} s: ${missing.join(', ')} (see the worker or simulator logs)`);
     await sleep(200);
   }
 }

@@ -4,7 +4,7 @@ export { type Db, type CreateDbOptions, createDb } from './db.js';
 export { migrations, migrateToLatest } from './migrate.js';
 export type { Database } from './schema.js';
 export { type PhysicalNetworkConfig, type SubnetPoolConfig, type SyncResult, MAX_POOL_CHILDREN, syncPhysicalNetworks, syncSubnetPools } from './sync.js';
-export { inTransaction, sqlState, constraintName, RetryTransactionError } from './tx.js';
+export { inTransaction, sqlState, refusedByPostgres, constraintName, RetryTransactionError } from './tx.js';
 export type {
   Network,
   Allocation,

@@ -10,6 +10,15 @@ export function sqlState(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * Whether `err` is an error Postgres itself sent (postgres.js gives those a severity): the statement
+ * failed there, so nothing of it committed. Any other failure of a write (a connection lost while
+ * waiting for the answer) leaves its outcome unknown.
+ */
+export function refusedByPostgres(err: unknown): boolean {
+  return typeof (err as { severity?: unknown } | null)?.severity === 'string';
+}
+
 /** Constraint name of a postgres.js constraint violation, if any. */
 export function constraintName(err: unknown): string | undefined {
   const name = (err as { constraint_name?: unknown } | null)?.constraint_name;

@@ -29,6 +29,7 @@ import {
   findNetworks,
   listHosts,
   recordChanges,
+  refusedByPostgres,
   registerHosts,
   setHostState,
   placeContainers,
@@ -39,7 +40,7 @@ import {
   type HostRegistration,
   type Lease,
 } from '@fjord/store';
-import { toCoreHost, type FleetState } from './fleet-state.js';
+import { FleetState, toCoreHost } from './fleet-state.js';
 import { SCHEDULER_LEASE } from './leader.js';
 import { recordToPlacementRequest, sameSpec, toPlacementRequest, type ContainerSpecInput } from './spec.js';
 
@@ -120,8 +121,8 @@ export class Applier {
     private readonly state: FleetState,
     private readonly onCommit: () => void,
     private readonly log: Logger,
-    /** Called when a write finds the lease gone: this replica must stop leading at once. */
-    private readonly onFenced: () => void = () => undefined,
+    /** Called when this replica must stop leading at once (a write found the lease gone, say). */
+    private readonly onStepDown: (reason: string) => void = () => undefined,
   ) {}
 
   /** Places a batch (or one) of containers; resolves with them once durably committed. */
@@ -328,6 +329,8 @@ export class Applier {
       return true;
     } catch (err) {
       const { group } = decided;
+      // No answer from Postgres: the group may have committed all the same.
+      if (!this.stopped && !(err instanceof AddressesShortError) && !refusedByPostgres(err)) await this.reloadFleet(err);
       if (this.stopped) {
         // Stepped down (or stopping): the new leader decides these requests.
         for (const job of group) failUnavailable(job);
@@ -500,6 +503,23 @@ export class Applier {
   }
 
   /**
+   * After a commit whose outcome is unknown (no answer from Postgres: a connection lost while it
+   * committed, say), reads the fleet again, so that whatever that commit placed counts before
+   * anything more is placed; deciding again finds its containers and answers them, but would not
+   * count them. Steps down when the fleet cannot be read either: the next leader reads it.
+   */
+  private async reloadFleet(cause: unknown): Promise<void> {
+    try {
+      this.state.snapshot = (await FleetState.load(this.db)).snapshot;
+      this.log.warn({ err: cause }, 'a placement commit got no answer; read the fleet again before deciding again');
+    } catch (err) {
+      this.log.error({ err, cause }, 'a placement commit got no answer and the fleet cannot be read; stepping down');
+      this.stopped = true;
+      this.onStepDown('the outcome of a commit is unknown and the fleet cannot be read');
+    }
+  }
+
+  /**
    * Runs a write fenced by the lease. A fenced write was not applied, so the caller sees it as
    * UNAVAILABLE (retry on the new leader), and this replica steps down.
    */
@@ -510,7 +530,7 @@ export class Applier {
       if (!(err instanceof FencedError)) throw err;
       this.log.warn({ epoch: this.lease.epoch }, 'write fenced: the lease is gone; stepping down');
       this.stopped = true;
-      this.onFenced();
+      this.onStepDown('a write was fenced');
       throw new UnavailableError('this scheduler lost the leader lease during the write; retry', { cause: err });
     }
   }

@@ -98,7 +98,7 @@ export class Scheduler {
     const { db, log } = this.options;
     const state = await FleetState.load(db);
     const relay = new OutboxRelay(db, this.nc, this.subjects, log, { name: SCHEDULER_LEASE, lease });
-    const applier = new Applier(db, lease, state, () => relay.kick(), log, () => this.election.relinquish('a write was fenced'));
+    const applier = new Applier(db, lease, state, () => relay.kick(), log, (reason) => this.election.relinquish(reason));
     const hosts = new HostProtocol(
       this.nc,
       db,

@@ -199,9 +199,17 @@ export class Applier {
     });
   }
 
+  /** Reads back hosts a commit changed. Should that fail, this replica must not go on leading on a view without the change. */
   private async refreshHosts(names: string[]): Promise<void> {
-    const hosts = await listHosts(this.db, { names });
-    this.state.snapshot = updateHosts(this.state.snapshot, hosts.map(toCoreHost));
+    try {
+      const hosts = await listHosts(this.db, { names });
+      this.state.snapshot = updateHosts(this.state.snapshot, hosts.map(toCoreHost));
+    } catch (err) {
+      this.log.error({ err, hosts: names.length }, 'hosts changed by a commit could not be read back; stepping down');
+      this.stopped = true;
+      this.onStepDown('hosts changed by a commit could not be read back');
+      throw err;
+    }
   }
 
   /** Stops taking work; queued requests fail as unavailable (the client retries on the new leader). */

@@ -2,12 +2,12 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '@fjord/core';
-import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
+import { subjects as buildSubjects } from '@fjord/bus';
 import type { Scheduler } from '@fjord/scheduler';
 import { Allocator, currentLease } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
-import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
+import { seedPhysicalNetwork, startScheduler, stopSchedulerTest } from '../support/placement-setup.js';
 
 const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
@@ -39,14 +39,7 @@ beforeAll(async () => {
   await registerFakeHost(nc, subjects, 'hv1');
 });
 
-afterAll(async () => {
-  await scheduler?.stop();
-  if (nc) {
-    await deleteStreams(nc, subjects);
-    await nc.close();
-  }
-  await env?.drop();
-});
+afterAll(() => stopSchedulerTest({ scheduler, nc, subjects, env }));
 
 describe('fencing', () => {
   it('refuses a placement committed after the lease passed to another holder, writes nothing of it, and steps down', async () => {

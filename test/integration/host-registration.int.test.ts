@@ -1,11 +1,11 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scheduler } from '@fjord/scheduler';
-import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
+import { subjects as buildSubjects } from '@fjord/bus';
 import { listHosts } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
-import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
+import { seedPhysicalNetwork, startScheduler, stopSchedulerTest } from '../support/placement-setup.js';
 
 const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
@@ -20,14 +20,7 @@ beforeAll(async () => {
   scheduler = await startScheduler(env.db, nats);
 });
 
-afterAll(async () => {
-  await scheduler?.stop();
-  if (nc) {
-    await deleteStreams(nc, subjects);
-    await nc.close();
-  }
-  await env?.drop();
-});
+afterAll(() => stopSchedulerTest({ scheduler, nc, subjects, env }));
 
 describe('host registration', () => {
   it('refuses a registration whose labels Postgres could not store, naming them, and registers the others sent with it', async () => {

@@ -2,11 +2,11 @@ import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode, deleteStreams, encode, HostVerb, subjects as buildSubjects } from '@fjord/bus';
+import { decode, encode, HostVerb, subjects as buildSubjects } from '@fjord/bus';
 import { fleetV1, placementV1, workerV1 } from '@fjord/proto';
 import { Scheduler } from '@fjord/scheduler';
 import { Allocator, hostGenerations, lastEventSequence, listEvents } from '@fjord/store';
-import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
+import { seedPhysicalNetwork, startScheduler, stopSchedulerTest } from '../support/placement-setup.js';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { Agent, FakeRuntime, FakeSwitch } from '@fjord/worker';
 
@@ -113,12 +113,7 @@ afterAll(async () => {
   for (const h of hosts.values()) await h.agent.stop();
   placement?.close();
   fleet?.close();
-  await scheduler?.stop();
-  if (nc) {
-    await deleteStreams(nc, subjects);
-    await nc.close();
-  }
-  await env?.drop();
+  await stopSchedulerTest({ scheduler, nc, subjects, env });
 });
 
 describe('placement end to end: scheduler and three workers over real Postgres and NATS', () => {

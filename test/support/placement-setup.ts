@@ -4,10 +4,13 @@
  * process.
  */
 import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
+import { deleteStreams, type Subjects } from '@fjord/bus';
 import { Scheduler, type SchedulerOptions } from '@fjord/scheduler';
 import { syncPhysicalNetworks, syncSubnetPools, type ContainerToPlace, type Database } from '@fjord/store';
+import type { TestDatabase } from '@fjord/testkit';
 
 /** `physnet1` (VLANs 100-199) and the subnet pool `default` (10.96.0.0/16 in /24s). */
 export async function seedPhysicalNetwork(db: Kysely<Database>): Promise<void> {
@@ -52,4 +55,17 @@ export function startScheduler(
     heartbeatIntervalMs: 200,
     ...timing,
   });
+}
+
+/**
+ * Undoes what a scheduler test set up, in order: the scheduler, the test's NATS streams and
+ * connection, its database. Each part only if it was set up (a failed `beforeAll` leaves some out).
+ */
+export async function stopSchedulerTest(parts: { scheduler?: Scheduler; nc?: NatsConnection; subjects: Subjects; env?: TestDatabase }): Promise<void> {
+  await parts.scheduler?.stop();
+  if (parts.nc) {
+    await deleteStreams(parts.nc, parts.subjects);
+    await parts.nc.close();
+  }
+  await parts.env?.drop();
 }

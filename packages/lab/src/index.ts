@@ -21,7 +21,7 @@ export {
   type LabStatus,
   type LabUpOptions,
 } from './lab.js';
-export { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, clientNetns, hostNames, labDir, labLayout, type LabHost, type LabLayout, type LabRef, type LabTor } from './names.js';
+export { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LAB_NAME_RULE, MAX_LAB_HOSTS, clientNetns, hostNames, isLabName, labDir, labLayout, type LabHost, type LabLayout, type LabRef, type LabTor } from './names.js';
 export { startOvs, stopOvs } from './ovs-instance.js';
 export { parseTarget, relayFiles, runRelay, type RelayConfig, type RelayPorts, type RelayRoute } from './relay.js';
 export { captureWhile, containerPid, fetchPage, macAt, pings, probe, type ProbeSite } from './probe.js';

@@ -62,18 +62,27 @@ export interface LabLayout {
 
 const LAB_NAME = /^[a-z][a-z0-9]{0,7}$/;
 const HOST_NAME = /^[a-z][a-z0-9]{0,9}$/;
+/** What a lab name must be, for messages. */
+export const LAB_NAME_RULE = '1-8 of a-z0-9, starting with a letter';
+/** The most hosts a lab has. */
+export const MAX_LAB_HOSTS = 64;
+
+/** Whether `name` is a valid lab name ({@link LAB_NAME_RULE}). */
+export function isLabName(name: string): boolean {
+  return LAB_NAME.test(name);
+}
 
 /** Resolves a lab reference to its name and directory, validating the name. */
 export function labDir(ref: LabRef): { name: string; dir: string } {
   const name = ref.name ?? DEFAULT_LAB_NAME;
-  if (!LAB_NAME.test(name)) throw new LabError(`bad lab name ${JSON.stringify(name)}: want 1-8 of [a-z0-9], starting with a letter`);
+  if (!isLabName(name)) throw new LabError(`bad lab name ${JSON.stringify(name)}: want ${LAB_NAME_RULE}`);
   return { name, dir: join(ref.stateDir ?? DEFAULT_STATE_DIR, name) };
 }
 
 /** Host ids `hv1`..`hvN`, or the given names after validation. */
 export function hostNames(hosts: number | readonly string[]): string[] {
   const names = typeof hosts === 'number' ? Array.from({ length: hosts }, (_, i) => `hv${i + 1}`) : [...hosts];
-  if (names.length < 1 || names.length > 64) throw new LabError(`bad host count ${names.length}: want 1-64`);
+  if (names.length < 1 || names.length > MAX_LAB_HOSTS) throw new LabError(`bad host count ${names.length}: want 1-${MAX_LAB_HOSTS}`);
   for (const h of names) {
     if (!HOST_NAME.test(h) || h === 'tor' || h.startsWith('cl')) throw new LabError(`bad host name ${JSON.stringify(h)}`);
   }

@@ -11,12 +11,13 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 /**
- * Whether `err` is an error Postgres itself sent (postgres.js gives those a severity): the statement
- * failed there, so nothing of it committed. Any other failure of a write (a connection lost while
- * waiting for the answer) leaves its outcome unknown.
+ * Whether `err` is a statement error Postgres itself sent (severity ERROR): the statement failed
+ * there, so nothing of it committed. Any other failure of a write leaves its outcome unknown: a
+ * connection lost while waiting for the answer, or a FATAL (the backend terminated), which can
+ * come after the commit.
  */
 export function refusedByPostgres(err: unknown): boolean {
-  return typeof (err as { severity?: unknown } | null)?.severity === 'string';
+  return (err as { severity?: unknown } | null)?.severity === 'ERROR';
 }
 
 /** Constraint name of a postgres.js constraint violation, if any. */

@@ -10,13 +10,11 @@ describe('explain', () => {
     expect(explain(err)).toBe('cannot reach the scheduler at 127.0.0.1:50051 (No connection established); is it running? (npm run scheduler)');
   });
 
-  it('says a call that ran out of time may still have been applied, and how to check', () => {
+  it('says a call that ran out of time found the scheduler unreachable or slow, and that a change may still have been applied', () => {
     const err = new CallError(status.DEADLINE_EXCEEDED, 'Deadline exceeded after 30.001s', '10.0.0.5:50051', 30_000);
-    const text = explain(err);
-    expect(text).toContain('the scheduler at 10.0.0.5:50051 gave no answer within 30 s');
-    expect(text).toContain('the request may still have been applied');
-    expect(text).toContain('`fjordctl containers get` / `list` before retrying');
-    expect(text).not.toContain('is it running');
+    expect(explain(err)).toBe(
+      'no answer from the scheduler at 10.0.0.5:50051 within 30 s (Deadline exceeded after 30.001s): is it running and reachable? A change asked for may still have been applied; look before retrying it',
+    );
   });
 
   it('prints other statuses by name with their details', () => {
@@ -45,7 +43,7 @@ describe('explain', () => {
         );
         expect(err).toBeInstanceOf(CallError);
         expect((err as CallError).code).toBe(status.DEADLINE_EXCEEDED);
-        expect(explain(err)).toContain(`the scheduler at 127.0.0.1:${port} gave no answer within 0.25 s`);
+        expect(explain(err)).toContain(`no answer from the scheduler at 127.0.0.1:${port} within 0.25 s`);
       } finally {
         clients.close();
       }

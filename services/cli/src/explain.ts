@@ -8,9 +8,9 @@ export function explain(err: unknown): string {
       return `cannot reach the scheduler at ${err.server} (${err.details}); is it running? (npm run scheduler)`;
     }
     if (err.code === status.DEADLINE_EXCEEDED) {
-      // The scheduler may have committed a write and only the answer was late: say so, lest it be retried blindly.
+      // Unreachable or only slow: a write may have been applied though its answer never came; say so, lest it be retried blindly.
       const within = err.timeoutMs === undefined ? '' : ` within ${err.timeoutMs / 1000} s`;
-      return `the scheduler at ${err.server} gave no answer${within} (${err.details}); the request may still have been applied: check with \`fjordctl containers get\` / \`list\` before retrying`;
+      return `no answer from the scheduler at ${err.server}${within} (${err.details}): is it running and reachable? A change asked for may still have been applied; look before retrying it`;
     }
     return `${status[err.code] ?? err.code}: ${err.details}`;
   }

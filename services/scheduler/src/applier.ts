@@ -337,8 +337,7 @@ export class Applier {
       return true;
     } catch (err) {
       const { group } = decided;
-      // No answer from Postgres: the group may have committed all the same.
-      if (!this.stopped && !(err instanceof AddressesShortError) && !refusedByPostgres(err)) await this.reloadFleet(err);
+      await this.recountIfUnknown(err);
       if (this.stopped) {
         // Stepped down (or stopping): the new leader decides these requests.
         for (const job of group) failUnavailable(job);
@@ -353,6 +352,7 @@ export class Applier {
         await this.commitDecided(await this.decideGroup(group, this.state.snapshot, true), { oneStatement: false });
         return false;
       } catch (againErr) {
+        await this.recountIfUnknown(againErr);
         this.log.debug({ err, againErr, requests: group.length }, 'group commit failed twice; retrying requests one by one');
       }
       for (const job of group) {
@@ -363,6 +363,7 @@ export class Applier {
         try {
           await this.commitDecided(await this.decideGroup([job], this.state.snapshot, true), { oneStatement: false });
         } catch (jobErr) {
+          await this.recountIfUnknown(jobErr);
           job.reject(translate(jobErr));
         }
       }
@@ -511,12 +512,14 @@ export class Applier {
   }
 
   /**
-   * After a commit whose outcome is unknown (no answer from Postgres: a connection lost while it
-   * committed, say), reads the fleet again, so that whatever that commit placed counts before
-   * anything more is placed; deciding again finds its containers and answers them, but would not
-   * count them. Steps down when the fleet cannot be read either: the next leader reads it.
+   * After a failed placement commit whose outcome is unknown (no refusal from Postgres: a
+   * connection lost while it committed, say), reads the fleet again, so that whatever that commit
+   * placed counts before anything more is placed; deciding again finds its containers and answers
+   * them, but would not count them. Steps down when the fleet cannot be read either: the next
+   * leader reads it.
    */
-  private async reloadFleet(cause: unknown): Promise<void> {
+  private async recountIfUnknown(cause: unknown): Promise<void> {
+    if (this.stopped || cause instanceof AddressesShortError || refusedByPostgres(cause)) return;
     try {
       this.state.snapshot = (await FleetState.load(this.db)).snapshot;
       this.log.warn({ err: cause }, 'a placement commit got no answer; read the fleet again before deciding again');

@@ -3,7 +3,6 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { workerV1 } from '@fjord/proto';
 import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
-import { isLabelKey, isLabelValue } from '@fjord/core';
 import {
   hostGenerations,
   recordAppliedGenerations,
@@ -124,11 +123,6 @@ async function answerSyncs(db: Kysely<Database>, batch: readonly { request: work
 const HEARTBEAT_WRITE_MS = 15_000;
 
 /**
- * The leader's side of the worker protocol: registrations (through the applier), heartbeats and
- * status reports (batched into Postgres every `flushMs`). Messages carrying an epoch other than
- * the host's current one come from a fenced incarnation and are ignored.
- */
-/**
  * What is wrong with a registration, or ''. Checked before it joins the registrations that commit
  * together: a value Postgres cannot store (a NUL) would fail all of them.
  */
@@ -136,15 +130,19 @@ function registrationProblem(req: workerV1.RegisterHostRequest): string {
   if (req.cpuMillis <= 0) return 'cpu_millis must be positive';
   if (req.memoryBytes <= 0n) return 'memory_bytes must be positive';
   if (req.slots <= 0) return 'slots must be positive';
-  for (const [key, value] of Object.entries(req.labels)) {
-    if (!isLabelKey(key)) return `labels: key ${JSON.stringify(key)} must be letters, digits, '.', '_', '-' or '/'`;
-    if (!isLabelValue(value)) return `labels: value ${JSON.stringify(value)} of ${key} must be 1-63 letters, digits, '.', '_' or '-'`;
-  }
-  const badNetwork = req.physicalNetworks.find((n) => n === '' || n.includes('\0'));
-  if (badNetwork !== undefined) return `physical_networks: ${JSON.stringify(badNetwork)} is not a network name`;
+  const nul = (text: string): boolean => text.includes('\0');
+  const label = Object.entries(req.labels).find(([key, value]) => nul(key) || nul(value));
+  if (label) return `labels: ${JSON.stringify(label[0])} holds a NUL character`;
+  const network = req.physicalNetworks.find((n) => n === '' || nul(n));
+  if (network !== undefined) return `physical_networks: ${JSON.stringify(network)} is not a network name`;
   return '';
 }
 
+/**
+ * The leader's side of the worker protocol: registrations (through the applier), heartbeats and
+ * status reports (batched into Postgres every `flushMs`). Messages carrying an epoch other than
+ * the host's current one come from a fenced incarnation and are ignored.
+ */
 export class HostProtocol {
   private readonly subscriptions: Subscription[] = [];
   /** Hosts heard from whose heartbeat time is not written yet. */

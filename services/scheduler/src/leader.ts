@@ -107,7 +107,9 @@ export class LeaderElection {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.ticking;
+    // A round still acquiring gives back what it wins (see tick); waiting for it, up to a lease's
+    // length, lets a lease it renewed be released below rather than left to expire.
+    await Promise.race([this.ticking, new Promise((r) => setTimeout(r, this.options.ttlMs).unref())]);
     const lease = this.lease;
     if (lease) {
       this.stepDown('shutting down');

@@ -333,6 +333,24 @@ describe('Agent', () => {
     expect(syncs.slice(first).filter((r) => !r.acceptsUnchanged).length).toBeGreaterThanOrEqual(1);
   });
 
+  it('sends a whole-state check that failed as a check again, before a sync queued behind it', async () => {
+    const { bus, applied, syncs } = setup({ syncIntervalMs: 5 });
+    await until('the first sync was applied', () => applied.length === 1);
+    let failed = -1;
+    bus.handlers.set(s.host(host, HostVerb.Sync), async (data) => {
+      const req = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+      syncs.push(req);
+      await new Promise((r) => setTimeout(r, 12)); // periodic syncs queue up meanwhile
+      if (!req.acceptsUnchanged && failed < 0) {
+        failed = syncs.length - 1;
+        throw new Error('timeout');
+      }
+      return encode(workerV1.DesiredState, workerV1.DesiredState.create({ host, epoch: 1n, generation: 0n, unchanged: req.acceptsUnchanged }));
+    });
+    await until('a check failed and the next sync went out', () => failed >= 0 && syncs.length > failed + 1);
+    expect(syncs[failed + 1]?.acceptsUnchanged).toBe(false);
+  });
+
   it('keeps retrying a sync nobody answers and applies the answer once one comes', async () => {
     const { bus, applied } = setup();
     await until('the first sync was applied', () => applied.length === 1);

@@ -510,6 +510,8 @@ export class Agent {
         (err: unknown) => {
           this.syncing = false;
           if (this.stopped) return;
+          // A sync queued meanwhile goes out instead of this one's retry (below): keep it a check.
+          if (reason === 'check' && this.syncAgain !== undefined) this.syncAgain = 'check';
           this.retryLog(attempt).call(this.log, { err: errText(err), reason, attempt }, `sync ${this.host.name}: no answer; retrying`);
           this.syncRetry = setTimeout(() => {
             this.syncRetry = undefined;

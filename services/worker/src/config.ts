@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { loadConfig, type ConfigSources } from '@fjord/config';
-import { isLabelKey, isLabelValue } from '@fjord/core';
 
 const token = /^[A-Za-z0-9_-]{1,128}$/;
 const ifName = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -33,14 +32,9 @@ export const LxcOvsDriverConfig = z.object({
 export const WorkerConfig = z.object({
   host: z.string().regex(token, 'letters, digits, - and _ only').describe('this host\'s id, used in NATS subjects (env FJORD_HOST)'),
   labels: z
-    .record(z.string(), z.string().refine(isLabelValue, 'label values are 1-63 letters, digits, \'.\', \'_\' or \'-\''))
-    .superRefine((labels, ctx) => {
-      for (const key of Object.keys(labels)) {
-        if (!isLabelKey(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'label keys are letters, digits, \'.\', \'_\', \'-\' or \'/\'' });
-      }
-    })
+    .record(z.string().refine((key) => !key.includes('\0'), 'no NUL'), z.string().refine((value) => !value.includes('\0'), 'no NUL'))
     .default({})
-    .describe('host labels such as zone and rack (as constraints name them)'),
+    .describe('host labels such as zone and rack'),
   cpuMillis: z.number().int().positive().default(2000).describe('cpu the host offers, in millicores'),
   memoryBytes: z.number().int().positive().default(4 * 1024 ** 3).describe('memory the host offers, in bytes'),
   slots: z.number().int().positive().default(100).describe('containers the host may run'),

@@ -21,11 +21,6 @@ export function isLabelKey(key: string): boolean {
   return labelKey.test(key);
 }
 
-/** Whether `value` is a valid label value. */
-export function isLabelValue(value: string): boolean {
-  return labelValue.test(value);
-}
-
 /** Parses one label constraint, `label=value` or `label!=value`. */
 export function parseConstraint(text: string, field = 'constraints'): ParseResult<LabelConstraint> {
   const trimmed = text.trim();

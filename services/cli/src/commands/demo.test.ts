@@ -18,14 +18,14 @@ describe('fjordctl demo refuses bad options', () => {
   it('names --hosts and the minimum when given fewer than 3 hosts', async () => {
     const run = await fjordctl('demo', '--hosts', '2');
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain(`error: option '--hosts <n>' argument '2' is invalid. expected a host count of at least 3`);
+    expect(run.stderr).toContain(`error: option '--hosts <n>' argument '2' is invalid. expected a host count from 3 (each tenant spreads one container per host) to 64, got "2"`);
     expect(run.stdout).toBe('');
   }, 30_000);
 
   it('names --name and the allowed characters when given a bad name', async () => {
     const run = await fjordctl('demo', '--name', 'BAD');
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain(`error: option '--name <name>' argument 'BAD' is invalid. expected 1-8 of a-z0-9 starting with a letter, got "BAD"`);
+    expect(run.stderr).toContain(`error: option '--name <name>' argument 'BAD' is invalid. expected 1-8 of a-z0-9, starting with a letter, got "BAD"`);
     expect(run.stdout).toBe('');
   }, 30_000);
 });

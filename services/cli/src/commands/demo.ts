@@ -1,18 +1,21 @@
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { isLabName, LAB_NAME_RULE, MAX_LAB_HOSTS } from '@fjord/lab';
 import { runDemo } from '../demo/run.js';
 import { globalOptions } from '../context.js';
 import { printJson } from '../output.js';
 import { parsePositive } from './options.js';
 
-/** Each tenant spreads one container per host, so the demo needs at least three. */
+/** Each tenant spreads one container per host, so the demo needs at least three; a lab has at most {@link MAX_LAB_HOSTS}. */
 function demoHostCount(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 3) throw new CommanderArgumentError(`expected a host count of at least 3 (each tenant spreads one container per host), got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < 3 || Number(value) > MAX_LAB_HOSTS) {
+    throw new CommanderArgumentError(`expected a host count from 3 (each tenant spreads one container per host) to ${MAX_LAB_HOSTS}, got "${value}"`);
+  }
   return Number(value);
 }
 
-/** The lab name (the lab's own rule), also a NATS subject prefix and a database stem. */
+/** The lab's name, also a NATS subject prefix and a database stem. */
 function demoName(value: string): string {
-  if (!/^[a-z][a-z0-9]{0,7}$/.test(value)) throw new CommanderArgumentError(`expected 1-8 of a-z0-9 starting with a letter, got "${value}"`);
+  if (!isLabName(value)) throw new CommanderArgumentError(`expected ${LAB_NAME_RULE}, got "${value}"`);
   return value;
 }
 
@@ -21,9 +24,9 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description("run Fjord's main job on this machine and remove everything after: scheduler, a lab of hosts with workers (root; simulated hosts otherwise), two tenants on one subnet, placements, isolation proven with packets")
-    .option('--hosts <n>', 'number of hypervisors (at least 3: each tenant spreads one container per host)', demoHostCount, 3)
+    .option('--hosts <n>', `number of hypervisors (3 to ${MAX_LAB_HOSTS}: each tenant spreads one container per host)`, demoHostCount, 3)
     .option('--simulate', 'use simulated hosts even where the lab could run', false)
-    .option('--name <name>', 'lab name, NATS subject prefix and database stem (1-8 of a-z0-9, starting with a letter)', demoName, 'fjdemo')
+    .option('--name <name>', `lab name, NATS subject prefix and database stem (${LAB_NAME_RULE})`, demoName, 'fjdemo')
     .option('--grpc-port <port>', 'port of the demo scheduler on 127.0.0.1', parsePositive, 50151)
     .option('--postgres <url>', 'Postgres server the demo creates its database on (an embedded one is started when none answers)', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
     .option('--nats <url>', 'NATS server', process.env.NATS_URL ?? 'nats://127.0.0.1:4222')

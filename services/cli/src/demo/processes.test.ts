@@ -29,7 +29,7 @@ describe('startService', () => {
     expect(err?.message).toContain('display help for command');
     expect(err?.message).not.toContain('predecessor');
     expect(readFileSync(logFile, 'utf8')).toMatch(/^predecessor: service ready\n[\s\S]*Usage: fjordctl/);
-  });
+  }, 30_000);
 
   it('is ready once this process writes the ready text', async () => {
     const logFile = staleLog();
@@ -37,5 +37,5 @@ describe('startService', () => {
     expect(service.tail(1000)).toContain('Usage: fjordctl');
     expect(service.tail(1000)).not.toContain('predecessor');
     await service.stop();
-  });
+  }, 30_000);
 });

@@ -205,9 +205,7 @@ export class Applier {
       const hosts = await listHosts(this.db, { names });
       this.state.snapshot = updateHosts(this.state.snapshot, hosts.map(toCoreHost));
     } catch (err) {
-      this.log.error({ err, hosts: names.length }, 'hosts changed by a commit could not be read back; stepping down');
-      this.stopped = true;
-      this.onStepDown('hosts changed by a commit could not be read back');
+      this.stepDown('hosts changed by a commit could not be read back', err);
       throw err;
     }
   }
@@ -337,7 +335,6 @@ export class Applier {
       return true;
     } catch (err) {
       const { group } = decided;
-      await this.recountIfUnknown(err);
       if (this.stopped) {
         // Stepped down (or stopping): the new leader decides these requests.
         for (const job of group) failUnavailable(job);
@@ -352,7 +349,6 @@ export class Applier {
         await this.commitDecided(await this.decideGroup(group, this.state.snapshot, true), { oneStatement: false });
         return false;
       } catch (againErr) {
-        await this.recountIfUnknown(againErr);
         this.log.debug({ err, againErr, requests: group.length }, 'group commit failed twice; retrying requests one by one');
       }
       for (const job of group) {
@@ -363,7 +359,6 @@ export class Applier {
         try {
           await this.commitDecided(await this.decideGroup([job], this.state.snapshot, true), { oneStatement: false });
         } catch (jobErr) {
-          await this.recountIfUnknown(jobErr);
           job.reject(translate(jobErr));
         }
       }
@@ -436,14 +431,19 @@ export class Applier {
     const fence = { name: SCHEDULER_LEASE, lease: this.lease };
     let rows: ContainerRecord[] = [];
     if (containers.length > 0) {
-      if (oneStatement && !containers.some((c) => this.fragmented.has(c.networkId))) {
-        rows = await this.fenced(() => placeContainers(this.db, containers, fence)).catch((err: unknown) => {
-          // Every later group would fall short the same way: those are placed in a transaction.
-          if (err instanceof AddressesShortError) for (const id of err.networkIds) this.fragmented.add(id);
-          throw err;
-        });
-      } else {
-        rows = await this.transaction((trx) => placeContainersInTransaction(trx, containers, fence), { fencedWithin: true });
+      try {
+        if (oneStatement && !containers.some((c) => this.fragmented.has(c.networkId))) {
+          rows = await this.fenced(() => placeContainers(this.db, containers, fence)).catch((err: unknown) => {
+            // Every later group would fall short the same way: those are placed in a transaction.
+            if (err instanceof AddressesShortError) for (const id of err.networkIds) this.fragmented.add(id);
+            throw err;
+          });
+        } else {
+          rows = await this.transaction((trx) => placeContainersInTransaction(trx, containers, fence), { fencedWithin: true });
+        }
+      } catch (err) {
+        await this.recountIfUnknown(err);
+        throw err;
       }
       this.state.snapshot = sequence.snapshot();
       this.onCommit();
@@ -524,10 +524,15 @@ export class Applier {
       this.state.snapshot = (await FleetState.load(this.db)).snapshot;
       this.log.warn({ err: cause }, 'a placement commit got no answer; read the fleet again before deciding again');
     } catch (err) {
-      this.log.error({ err, cause }, 'a placement commit got no answer and the fleet cannot be read; stepping down');
-      this.stopped = true;
-      this.onStepDown('the outcome of a commit is unknown and the fleet cannot be read');
+      this.stepDown('the outcome of a commit is unknown and the fleet cannot be read', err);
     }
+  }
+
+  /** Stops taking work and has this replica stop leading at once; `reason` says why, in the log too. */
+  private stepDown(reason: string, err?: unknown): void {
+    this.log.error({ err, epoch: this.lease.epoch }, `${reason}; stepping down`);
+    this.stopped = true;
+    this.onStepDown(reason);
   }
 
   /**
@@ -539,9 +544,7 @@ export class Applier {
       return await write();
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
-      this.log.warn({ epoch: this.lease.epoch }, 'write fenced: the lease is gone; stepping down');
-      this.stopped = true;
-      this.onStepDown('a write was fenced');
+      this.stepDown('a write was fenced: the lease is gone');
       throw new UnavailableError('this scheduler lost the leader lease during the write; retry', { cause: err });
     }
   }

@@ -1,8 +1,8 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { workerV1 } from '@fjord/proto';
 import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
+import { workerV1 } from '@fjord/proto';
 import {
   hostGenerations,
   recordAppliedGenerations,

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, isLabelKey, parseConstraints, type LabelConstraint, type PlacementRequest } from '@fjord/core';
 import type { placementV1 } from '@fjord/proto';
-import type { ContainerRecord } from '@fjord/store';
+import { checkText, type ContainerRecord } from '@fjord/store';
 
 /** The default LXC template. */
 export const DEFAULT_TEMPLATE = 'busybox';
@@ -61,8 +61,7 @@ export function specFromProto(spec: placementV1.ContainerSpec | undefined, prefi
   if (spreadLabel !== undefined && !isLabelKey(spreadLabel)) {
     throw new InvalidArgumentError(field('spread_label'), `${JSON.stringify(spreadLabel)} is not a label key (letters, digits, '.', '_', '-' or '/')`);
   }
-  if (spec.command.length > 1024) throw new InvalidArgumentError(field('command'), 'is longer than 1024 characters');
-  if (spec.command.includes('\0')) throw new InvalidArgumentError(field('command'), 'must not contain a NUL character');
+  checkText(spec.command, field('command'), 1024);
   return {
     tenant,
     name,

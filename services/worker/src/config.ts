@@ -7,6 +7,8 @@ import { loadConfig, type ConfigSources } from '@fjord/config';
 
 const token = /^[A-Za-z0-9_-]{1,128}$/;
 const ifName = /^[A-Za-z0-9_.-]{1,15}$/;
+/** Text the scheduler can store (Postgres text holds no NUL). */
+const noNul = z.string().refine((text) => !text.includes('\0'), 'no NUL');
 
 /** Drivers that keep everything in memory (development, tests, simulation). */
 export const FakeDriverConfig = z.object({
@@ -31,10 +33,7 @@ export const LxcOvsDriverConfig = z.object({
 /** Everything the worker process reads at start. */
 export const WorkerConfig = z.object({
   host: z.string().regex(token, 'letters, digits, - and _ only').describe('this host\'s id, used in NATS subjects (env FJORD_HOST)'),
-  labels: z
-    .record(z.string().refine((key) => !key.includes('\0'), 'no NUL'), z.string().refine((value) => !value.includes('\0'), 'no NUL'))
-    .default({})
-    .describe('host labels such as zone and rack'),
+  labels: z.record(noNul, noNul).default({}).describe('host labels such as zone and rack'),
   cpuMillis: z.number().int().positive().default(2000).describe('cpu the host offers, in millicores'),
   memoryBytes: z.number().int().positive().default(4 * 1024 ** 3).describe('memory the host offers, in bytes'),
   slots: z.number().int().positive().default(100).describe('containers the host may run'),

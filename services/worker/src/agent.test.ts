@@ -179,6 +179,46 @@ describe('Agent', () => {
     await until('the resync was applied', () => applied.length === 2);
   });
 
+  it('registers again when a sync is answered for an older epoch than it asked with (its registration was forgotten)', async () => {
+    let epoch = 5n;
+    const { bus, agent, syncs, registrations } = setup({ epoch: () => epoch, syncIntervalMs: 20 });
+    await until('registered with epoch 5', () => agent.stats().epoch === 5n);
+    // A database restored from before this registration: no row of the host (epoch 0) until it registers again.
+    bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
+      const request = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+      syncs.push(request);
+      return desired(0n, [], registrations() === 1 ? 0n : request.epoch);
+    });
+    epoch = 1n;
+    await until('registered again and synced', () => registrations() === 2 && syncs.at(-1)?.epoch === 1n && agent.stats().desiredApplied === 2);
+    expect(agent.stats()).toMatchObject({ registered: true, epoch: 1n });
+    expect(registrations()).toBe(2);
+  });
+
+  it('does not register again for an old-epoch answer to a sync sent before its latest registration', async () => {
+    let epoch = 1n;
+    const { bus, agent, registrations } = setup({ epoch: () => epoch });
+    await until('registered with epoch 1', () => agent.stats().epoch === 1n && agent.stats().appliedGeneration === 0n);
+    // The next sync is held; meanwhile a desired state of epoch 2 fences the agent and it registers with 2.
+    let answer: (() => void) | undefined;
+    bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
+      const request = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+      if (request.epoch === 1n) return new Promise<Uint8Array>((resolve) => (answer = () => resolve(desired(0n, [], 0n))));
+      return desired(1n, ['c-a'], request.epoch);
+    });
+    agent.reconnected();
+    await until('the epoch-1 sync is held', () => answer !== undefined);
+    epoch = 2n;
+    bus.deliver(s.host(host, HostVerb.Desired), desired(1n, ['c-a'], 2n));
+    await until('registered with epoch 2', () => agent.stats().epoch === 2n);
+    // The held answer (epoch 0, to a sync of epoch 1) comes now; the sync of epoch 2 waited behind it.
+    answer!();
+    await until('synced at epoch 2', () => agent.stats().appliedGeneration === 1n);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(registrations()).toBe(2);
+    expect(agent.stats().epoch).toBe(2n);
+  });
+
   it('says in its syncs what it has applied, and takes only a matching unchanged answer as nothing to do', async () => {
     const { bus, runtime, applied, agent, syncs } = setup();
     await until('the first sync was applied', () => applied.length === 1);
@@ -228,12 +268,14 @@ describe('Agent', () => {
     expect(agent.stats()).toMatchObject({ appliedGeneration: 3n, containersRunning: 3, dropped: 0 });
   });
 
-  it('ignores a delta that arrives before its first whole state, without counting a gap', async () => {
+  it('syncs once more after its first whole state when a delta came before it', async () => {
     const { bus, applied, agent, syncs } = setup();
-    // Held: the sync after registering gets no answer yet.
-    let answer: ((data: Uint8Array) => void) | undefined;
+    // Held: the sync after registering gets no answer yet, and is then answered from before the delta.
+    let answer: (() => void) | undefined;
     bus.handlers.set(s.host(host, HostVerb.Sync), (data) => {
-      syncs.push(decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data));
+      const request = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+      syncs.push(request);
+      if (syncs.length > 1) return desired(3n, ['c-a', 'c-b', 'c-c']);
       return new Promise<Uint8Array>((resolve) => (answer = () => resolve(desired(2n, ['c-a', 'c-b']))));
     });
     await until('the sync after registering was sent', () => syncs.length === 1);
@@ -241,9 +283,10 @@ describe('Agent', () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(applied).toEqual([]);
     expect(syncs).toHaveLength(1);
-    answer!(new Uint8Array());
-    await until('the whole state applied', () => applied.at(-1) === 2n);
-    expect(agent.stats()).toMatchObject({ gaps: 0, appliedGeneration: 2n });
+    answer!();
+    await until('the state with the delta applied', () => applied.at(-1) === 3n);
+    expect(syncs).toHaveLength(2);
+    expect(agent.stats()).toMatchObject({ gaps: 0, appliedGeneration: 3n, containersRunning: 3 });
   });
 
   it('syncs instead of applying a delta whose base generation it has not seen', async () => {

@@ -8,8 +8,9 @@
  *   JetStream) and asks for it with a `sync` request after each registration, after each NATS
  *   reconnect and periodically. A state with a generation not above the newest seen is ignored;
  *   one from a newer epoch means this incarnation was fenced, so the agent registers again; one
- *   from an older epoch is ignored. Once it has applied a state, a sync may be answered
- *   `unchanged` (no containers): the host is still at the generation applied.
+ *   from an older epoch is ignored, except as the answer to a sync: then the scheduler has
+ *   forgotten this registration, and the agent registers again. Once it has applied a state, a
+ *   sync may be answered `unchanged` (no containers): the host is still at the generation applied.
  * - A published state may be a delta: the changes after a base generation. The agent applies it
  *   on top of the newest state it has when that is at least the base; otherwise it missed a
  *   change and syncs (a sync reply is always whole). Every {@link CHECK_EVERY}th periodic sync
@@ -239,6 +240,8 @@ export class Agent {
   private dropped = 0;
   private gaps = 0;
   private periodicSyncs = 0;
+  /** Sync answers in a row that did not know this agent's registration (see {@link forgotten}). */
+  private forgottenInARow = 0;
 
   constructor(opts: AgentOptions) {
     this.nc = opts.nc;
@@ -464,12 +467,13 @@ export class Agent {
     this.stopHeartbeat = this.repeatHeartbeat(this.heartbeatMs, beat);
   }
 
-  private reregister(reason: string): void {
-    this.log.warn(`${this.host.name} ${reason}; registering again`);
+  private reregister(reason: string, delayMs = 0): void {
+    this.log.warn(`${this.host.name} ${reason}; registering again${delayMs > 0 ? ` in ${Math.round(delayMs)} ms` : ''}`);
     this.epoch = undefined;
     this.stopHeartbeat?.();
     this.stopHeartbeat = undefined;
-    void this.register();
+    if (delayMs > 0) this.later(delayMs, () => void this.register());
+    else void this.register();
   }
 
   /**
@@ -491,7 +495,8 @@ export class Agent {
     // Once this process has applied a state, an up-to-date host is answered `unchanged`, without
     // its containers, except to a check.
     const acceptsUnchanged = this.applied !== undefined && reason !== 'check';
-    const request = encode(workerV1.SyncRequest, { host: this.host.name, epoch: this.epoch, haveGeneration: this.appliedGeneration, acceptsUnchanged });
+    const epoch = this.epoch;
+    const request = encode(workerV1.SyncRequest, { host: this.host.name, epoch, haveGeneration: this.appliedGeneration, acceptsUnchanged });
     void this.nc
       .request(this.subjectOf.sync, request, { timeout: this.timing.requestTimeoutMs })
       .then(
@@ -504,8 +509,13 @@ export class Agent {
             this.drop({ err }, `dropped malformed sync reply for ${this.host.name}`);
             return;
           }
+          if (reply.epoch === epoch) this.forgottenInARow = 0;
           if (reply.unchanged) this.confirmUnchanged(reply);
-          else this.offer(desiredFromWire(reply), 'sync');
+          else if (this.forgotten(reply, epoch)) {
+            // After a backoff: a scheduler that keeps forgetting must not be asked in a tight loop.
+            const delay = this.backoff(this.forgottenInARow++);
+            this.reregister(`is unknown to the scheduler at epoch ${epoch} (its sync was answered for epoch ${reply.epoch})`, delay);
+          } else this.offer(desiredFromWire(reply), 'sync');
         },
         (err: unknown) => {
           this.syncing = false;
@@ -526,6 +536,18 @@ export class Agent {
           this.sync(again);
         }
       });
+  }
+
+  /**
+   * Whether a sync reply says the scheduler has no registration of this host at the epoch the
+   * sync was sent with, which this agent still holds: a registration's epoch only rises, so an
+   * older one (0 for a host it has no row of) means its database forgot the registration (a
+   * restore). Heartbeats of an epoch it does not know are dropped without an answer, so this is
+   * how the agent learns to register again. A reply to a sync of an epoch since replaced is
+   * ignored, so that two answers crossing a registration cannot start another.
+   */
+  private forgotten(reply: workerV1.DesiredState, askedWith: bigint): boolean {
+    return reply.host === this.host.name && reply.epoch < askedWith && this.epoch === askedWith;
   }
 
   /**
@@ -577,8 +599,10 @@ export class Agent {
     let state = update;
     if ('baseGeneration' in update) {
       if (this.newest === undefined) {
-        // Registered, not yet synced: the sync that follows registration brings the whole state.
-        this.log.debug({ via, generation: String(update.generation) }, `${this.host.name} ignored a delta before its first whole state`);
+        // Registered, not yet synced. The sync that follows registration brings the whole state,
+        // but it may have been answered before this change: ask once more after it.
+        this.log.debug({ via, generation: String(update.generation) }, `${this.host.name} ignored a delta before its first whole state; syncing after it`);
+        this.sync('early delta');
         return;
       }
       if (this.newest.generation < update.baseGeneration) {

@@ -365,4 +365,30 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     stream.cancel();
     for (const name of names) await unary(placement, placement.deleteContainer, { tenant: 'acme', name });
   });
+
+  it('registers a worker again once the database no longer holds its registration (restored from before it), and places on it', async () => {
+    const name = 'hv-restored';
+    const runtime = new FakeRuntime();
+    const sw = new FakeSwitch('br-fjord', name);
+    let registrations = 0;
+    const agent = new Agent({
+      nc,
+      subjects,
+      host: { name, labels: { zone: 'restored' }, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30, slots: 20, physicalNetworks: ['physnet1'] },
+      drivers: { switch: sw, runtime },
+      log,
+      timing: { heartbeatMs: 200, syncIntervalMs: 500, reconcileIntervalMs: 1000 },
+      hooks: { onRegistered: () => void registrations++ },
+    });
+    hosts.set(name, { name, runtime, switch: sw, agent });
+    agent.start();
+    await eventually('registered', () => registrations === 1);
+    await env.db.deleteFrom('hosts').where('name', '=', name).execute();
+    // Its heartbeats go unanswered either way; its next periodic sync is answered for epoch 0.
+    await eventually('registered again', () => registrations === 2);
+    const { container } = await place(spec('after-restore', { constraints: ['zone=restored'] }));
+    expect(container?.host).toBe(name);
+    await eventually('running on the host registered again', async () => (await containerState('after-restore')) === 'RUNNING');
+    expect(registrations).toBe(2);
+  });
 });

@@ -63,8 +63,7 @@ export function registerSimCommand(program: Command): void {
       void sim.allRegistered.then(() => console.log(`all ${opts.hosts} hosts registered in ${((Date.now() - started) / 1000).toFixed(1)} s`));
       const report = setInterval(() => console.log(describeCounters(sim.counters())), opts.reportS * 1000);
       await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, resolve);
       });
       clearInterval(report);
       console.log('stopping the simulator');

@@ -3,10 +3,10 @@
  * and NATS prefix; a lab of real hosts with a worker process each (root), or simulated hosts where
  * the lab cannot run; two tenants' networks on the same subnet; their containers placed across
  * hosts; isolation proven with packets; the placements deleted; and everything the demo made removed
- * on the way out, also on Ctrl-C or a failure.
+ * on the way out, also on Ctrl-C, SIGTERM, a hang-up or a failure.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labPrerequisiteProblem, labStatus, type LabRef } from '@fjord/lab';
 import { callUnary, connect } from '../client.js';
@@ -46,6 +46,9 @@ export interface DemoResult {
   leftAfterDelete: number;
 }
 
+/** The signals on which the demo removes what it made and exits (with 128 + the signal's number). */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /** Runs the demo; resolves with what it saw, after removing everything it made. */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const { say } = opts;
@@ -67,10 +70,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const onSignal = (signal: NodeJS.Signals): void => {
     say(`\n${signal}: removing everything the demo made`);
     keepLogs = false;
-    void cleanup().finally(() => process.exit(130));
+    void cleanup().finally(() => process.exit(128 + constants.signals[signal]));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // SIGHUP too: a closed terminal or dropped SSH session would otherwise leave it all running.
+  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
   try {
     const pg = await demoPostgres(opts.postgresUrl, say);
     if (pg.embedded) cleanups.push({ what: 'the embedded Postgres', run: () => pg.stop() });
@@ -132,8 +135,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     throw err;
   } finally {
     await cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
 }
 

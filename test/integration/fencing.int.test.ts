@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '@fjord/core';
 import { subjects as buildSubjects } from '@fjord/bus';
 import type { Scheduler } from '@fjord/scheduler';
-import { Allocator, currentLease } from '@fjord/store';
+import { Allocator, currentLease, FencedError, lastEventSequence, listEvents, recordObserved } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
 import { seedPhysicalNetwork, startScheduler, stopSchedulerTest } from '../support/placement-setup.js';
@@ -59,5 +59,19 @@ describe('fencing', () => {
     const rows = await env.db.selectFrom('containers').select('name').execute();
     expect(rows.map((r) => r.name)).toEqual(['before']);
     expect((await currentLease(env.db, 'scheduler'))?.holder).toBe('someone-else');
+  });
+
+  it("refuses a deposed leader's record of what a worker observed, writing neither the state nor its event", async () => {
+    const [row] = await env.db.selectFrom('containers').select(['runtime_name', 'host', 'state']).where('name', '=', 'before').execute();
+    const report = [{ host: row!.host, runtimeName: row!.runtime_name, state: 'FAILED' as const, observed: 'a stale report' }];
+    const events = await lastEventSequence(env.db);
+    const stale = { name: 'scheduler', lease: { holder: 'someone-before', epoch: 1 } };
+    await expect(recordObserved(env.db, report, stale)).rejects.toBeInstanceOf(FencedError);
+    expect(await env.db.selectFrom('containers').select('state').where('name', '=', 'before').executeTakeFirst()).toEqual({ state: row!.state });
+    expect(await lastEventSequence(env.db)).toBe(events);
+    // The holder of the lease records it, with its event.
+    const current = { name: 'scheduler', lease: (await currentLease(env.db, 'scheduler'))! };
+    expect(await recordObserved(env.db, report, current)).toEqual([{ tenant: 'acme', name: 'before', host: row!.host, state: 'FAILED' }]);
+    expect((await listEvents(env.db, events)).map((e) => `${e.kind} ${e.subject}`)).toEqual(['container.failed acme/before']);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsBySequence, listEvents, listHosts, recordChanges, recordObserved } from '@fjord/store';
+import { acquireOrRenewLease, eventsBySequence, listEvents, listHosts, recordChanges, recordObserved } from '@fjord/store';
 import { createTestDatabase, type TestDatabase } from '@fjord/testkit';
 
 let env: TestDatabase;
@@ -46,7 +46,8 @@ describe('planPerCall', () => {
   it('leaves every marked statement unprepared and prepares the others', async () => {
     await eventsBySequence(env.db, ['1']);
     await listHosts(env.db, { names: ['hv1'] });
-    await recordObserved(env.db, [{ host: 'hv1', runtimeName: 'c1', state: 'RUNNING', observed: '' }]);
+    const lease = (await acquireOrRenewLease(env.db, 'test', 'tester', 60_000))!;
+    await recordObserved(env.db, [{ host: 'hv1', runtimeName: 'c1', state: 'RUNNING', observed: '' }], { name: 'test', lease });
     await listEvents(env.db, 0, undefined, 1);
     const { rows } = await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements`.execute(env.db);
     expect(rows.some((r) => r.statement.includes('from "events" where "sequence" >'))).toBe(true);

@@ -160,7 +160,7 @@ function columnsOf(c: ContainerToPlace) {
   };
 }
 
-/** SQLSTATEs raised through fjord_check (migration 0005) by {@link recordPlacement}. */
+/** SQLSTATEs raised through fjord_check (migration 0005) by {@link recordPlacement} and {@link recordObserved}. */
 const FENCED = 'FJ001';
 const SHORT = 'FJ002';
 
@@ -314,21 +314,42 @@ export interface ObservedUpdate {
  * state or observation changed (`container.<state>`, queued for the relay in one outbox row): a
  * change is never recorded without its event. Only rows on the reporting host change (a container
  * moved away is not touched by its old host). Returns the containers that changed.
+ *
+ * Only the leader records (its host protocol hears the reports): the statement checks `fence`
+ * after its locks, as the placement statement does, and throws {@link FencedError}, writing
+ * nothing, when the lease is gone. A deposed leader's last reports could otherwise overwrite newer
+ * ones that its successor recorded, until the worker's next whole report.
  */
-export async function recordObserved(db: Kysely<Database>, updates: readonly ObservedUpdate[]): Promise<{ tenant: string; name: string; host: string; state: string }[]> {
+export async function recordObserved(
+  db: Kysely<Database>,
+  updates: readonly ObservedUpdate[],
+  fence: Fence,
+): Promise<{ tenant: string; name: string; host: string; state: string }[]> {
   if (updates.length === 0) return [];
-  const result = await sql<{ tenant: string; name: string; host: string; state: string }>`${planPerCall}
-    WITH changed AS (
-      UPDATE containers AS c SET state = v.state, observed = v.observed, updated_at = now()
-      FROM unnest(${sql.val(updates.map((u) => u.host))}::text[], ${sql.val(updates.map((u) => u.runtimeName))}::text[],
-                  ${sql.val(updates.map((u) => u.state))}::text[], ${sql.val(updates.map((u) => u.observed))}::text[])
-           AS v(host, runtime_name, state, observed)
-      WHERE c.runtime_name = v.runtime_name AND c.host = v.host AND (c.state <> v.state OR c.observed <> v.observed)
-      RETURNING c.tenant, c.name, c.host, c.state
-    ),
-    ${recordChangesCte(sql`SELECT 'container.' || lower(state), tenant, tenant || '/' || name, host, lower(state) || ' on ' || host FROM changed`, [])}
-    SELECT tenant, name, host, state FROM changed`.execute(db);
-  return result.rows;
+  try {
+    // `checked` is the outer side of the join so that it is evaluated even should nothing change.
+    const result = await sql<{ tenant: string | null; name: string; host: string; state: string }>`${planPerCall}
+      WITH changed AS (
+        UPDATE containers AS c SET state = v.state, observed = v.observed, updated_at = now()
+        FROM unnest(${sql.val(updates.map((u) => u.host))}::text[], ${sql.val(updates.map((u) => u.runtimeName))}::text[],
+                    ${sql.val(updates.map((u) => u.state))}::text[], ${sql.val(updates.map((u) => u.observed))}::text[])
+             AS v(host, runtime_name, state, observed)
+        WHERE c.runtime_name = v.runtime_name AND c.host = v.host AND (c.state <> v.state OR c.observed <> v.observed)
+        RETURNING c.tenant, c.name, c.host, c.state
+      ),
+      ${recordChangesCte(sql`SELECT 'container.' || lower(state), tenant, tenant || '/' || name, host, lower(state) || ' on ' || host FROM changed`, [])},
+      ${fenceCte(fence)},
+      checked AS MATERIALIZED (
+        SELECT fjord_check(EXISTS (SELECT 1 FROM fence), ${FENCED}, 'the lease is gone') AS ok
+        FROM (SELECT count(*) FROM ev) AS after_locks
+      )
+      SELECT changed.tenant, changed.name, changed.host, changed.state
+      FROM checked LEFT JOIN changed ON true WHERE checked.ok`.execute(db);
+    return result.rows.filter((r): r is { tenant: string; name: string; host: string; state: string } => r.tenant !== null);
+  } catch (err) {
+    if (sqlState(err) === FENCED) throw new FencedError(fence.lease);
+    throw err;
+  }
 }
 
 /** Anti-affinity membership: `tenant/group` → host of each member. */

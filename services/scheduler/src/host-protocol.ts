@@ -4,11 +4,13 @@ import type { Logger } from 'pino';
 import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
 import { workerV1 } from '@fjord/proto';
 import {
+  FencedError,
   hostGenerations,
   recordAppliedGenerations,
   recordObserved,
   touchHeartbeats,
   type Database,
+  type Fence,
   type ObservedUpdate,
 } from '@fjord/store';
 import type { Applier } from './applier.js';
@@ -164,7 +166,8 @@ export class HostProtocol {
     private readonly subjects: Subjects,
     private readonly applier: Applier,
     private readonly state: FleetState,
-    private readonly options: { heartbeatIntervalMs: number; flushMs: number },
+    /** `fence`: this leader's lease, which the observations' statement checks. */
+    private readonly options: { heartbeatIntervalMs: number; flushMs: number; fence: Fence },
     private readonly log: Logger,
   ) {}
 
@@ -256,9 +259,14 @@ export class HostProtocol {
       for (const h of heartbeats) this.heartbeatWritten.set(h, now);
       await recordAppliedGenerations(this.db, applied);
       for (const [h, generation] of applied) this.appliedWritten.set(h, generation);
-      await recordObserved(this.db, observed);
+      await recordObserved(this.db, observed, this.options.fence);
       this.failedFlushes = 0;
     } catch (err) {
+      if (err instanceof FencedError) {
+        // Another replica leads now and hears the workers' reports; their next whole ones bring these.
+        this.log.warn({ dropped: observed.length }, 'recording host reports refused: the lease is gone');
+        return;
+      }
       // Workers report only what changed: keep the observations for the next flush, under any
       // newer one, a few times; then drop them (the workers' next whole reports bring them again).
       if (++this.failedFlushes < OBSERVED_MAX_ATTEMPTS) {

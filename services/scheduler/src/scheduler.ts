@@ -97,7 +97,8 @@ export class Scheduler {
   private async lead(lease: Lease): Promise<void> {
     const { db, log } = this.options;
     const state = await FleetState.load(db);
-    const relay = new OutboxRelay(db, this.nc, this.subjects, log, { name: SCHEDULER_LEASE, lease });
+    const fence = { name: SCHEDULER_LEASE, lease };
+    const relay = new OutboxRelay(db, this.nc, this.subjects, log, fence);
     const applier = new Applier(db, lease, state, () => relay.kick(), log, (reason) => this.election.relinquish(reason));
     const hosts = new HostProtocol(
       this.nc,
@@ -105,7 +106,7 @@ export class Scheduler {
       this.subjects,
       applier,
       state,
-      { heartbeatIntervalMs: this.options.heartbeatIntervalMs, flushMs: 100 },
+      { heartbeatIntervalMs: this.options.heartbeatIntervalMs, flushMs: 100, fence },
       log,
     );
     relay.start();

@@ -1,7 +1,7 @@
 /**
- * `fjordctl demo` stopped by a signal halfway (Ctrl-C, `kill`, a closed terminal): it removes
- * what it made (its scheduler process, database, NATS streams and files) and exits with 128 + the signal's
- * number, on simulated hosts over the local Postgres and NATS.
+ * `fjordctl demo` stopped halfway (`kill`, a closed terminal, its output closed): it removes what
+ * it made (its scheduler process, database, NATS streams and files) and exits with 128 + the
+ * signal's number, on simulated hosts over the local Postgres and NATS.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,12 +18,16 @@ import { freePort } from '../support/scheduler-process.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs the demo until it says its hosts are ready, sends `signal`, and returns what it printed, its exit code and its directory. */
-async function interruptDemo(name: string, signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP'): Promise<{ output: string; code: number | null; dir: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', 'demo', '--simulate', '--name', name, '--grpc-port', String(await freePort())], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * Runs the demo until it says its hosts are ready, then sends `signal`; with `hangUp`, as a closed
+ * terminal does: its output is gone right after the signal, and the signal comes again (from the
+ * shell, then from the kernel). Returns what it printed, its exit code and its directory.
+ */
+async function interruptDemo(name: string, signal: NodeJS.Signals | 'closed output', { hangUp }: { hangUp: boolean }): Promise<{ output: string; code: number | null; dir: string }> {
+  const args = ['demo', '--simulate', '--name', name, '--grpc-port', String(await freePort()), '--postgres', databaseUrl];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<void>((resolve) => {
@@ -36,23 +40,34 @@ async function interruptDemo(name: string, signal: 'SIGINT' | 'SIGTERM' | 'SIGHU
   });
   const early = await Promise.race([ready.then(() => false), exited.then(() => true)]);
   if (early) throw new Error(`the demo exited before its hosts were ready:\n${output}`);
-  child.kill(signal);
+  const send = signal === 'closed output' ? undefined : signal;
+  if (send) child.kill(send);
+  if (hangUp || !send) {
+    child.stdout.destroy();
+    child.stderr.destroy();
+  }
+  if (hangUp) setTimeout(() => child.kill(send), 100);
   const code = await exited;
   const dir = /\(log (\S+)\/scheduler\.log\)/.exec(output)?.[1] ?? '';
   return { output, code, dir };
 }
 
 describe('fjordctl demo stopped by a signal', () => {
-  it.each(['SIGHUP', 'SIGTERM'] as const)('on %s removes its scheduler, database, streams and files, and exits with 128 + the signal', async (signal) => {
-    const name = `fjt${signal.slice(3).toLowerCase()}`;
-    const { output, code, dir } = await interruptDemo(name, signal);
-    expect(output).toContain(`${signal}: removing everything the demo made`);
-    expect(code, output).toBe(128 + constants.signals[signal]);
+  it.each([
+    { signal: 'SIGHUP', hangUp: true, name: 'fjthup', exitCode: 128 + constants.signals.SIGHUP },
+    { signal: 'SIGTERM', hangUp: false, name: 'fjtterm', exitCode: 128 + constants.signals.SIGTERM },
+    // Its output closed (a pipe to `head`): it stops as a broken pipe would, with its cleanup.
+    { signal: 'closed output', hangUp: false, name: 'fjtpipe', exitCode: 128 + constants.signals.SIGPIPE },
+  ] as const)('on $signal removes its scheduler, database, streams and files, and exits with $exitCode', async ({ signal, hangUp, name, exitCode }) => {
+    const { output, code, dir } = await interruptDemo(name, signal, { hangUp });
+    expect(output).toContain(`database ${name}_db on 127.0.0.1`);
+    if (signal === 'SIGTERM') expect(output).toContain(`${signal}: removing everything the demo made`);
+    expect(code, output).toBe(exitCode);
     expect(dir, output).toMatch(/fjord-demo-/);
     expect(existsSync(dir)).toBe(false);
     const ps = (await sh('ps', ['-eo', 'args'], { what: 'list processes' })).stdout;
     expect(ps.split('\n').filter((l) => l.includes(dir))).toEqual([]);
-    const admin = postgres(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', { max: 1 });
+    const admin = postgres(databaseUrl, { max: 1 });
     try {
       expect(await admin`SELECT datname FROM pg_database WHERE datname = ${`${name}_db`}`).toHaveLength(0);
     } finally {

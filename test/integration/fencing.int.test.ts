@@ -61,6 +61,7 @@ describe('fencing', () => {
     expect((await currentLease(env.db, 'scheduler'))?.holder).toBe('someone-else');
   });
 
+  // After the test above: its container `before`, and the lease another holder took.
   it("refuses a deposed leader's record of what a worker observed, writing neither the state nor its event", async () => {
     const [row] = await env.db.selectFrom('containers').select(['runtime_name', 'host', 'state']).where('name', '=', 'before').execute();
     const report = [{ host: row!.host, runtimeName: row!.runtime_name, state: 'FAILED' as const, observed: 'a stale report' }];

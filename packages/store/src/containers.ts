@@ -337,7 +337,7 @@ export async function recordObserved(
         WHERE c.runtime_name = v.runtime_name AND c.host = v.host AND (c.state <> v.state OR c.observed <> v.observed)
         RETURNING c.tenant, c.name, c.host, c.state
       ),
-      ${recordChangesCte(sql`SELECT 'container.' || lower(state), tenant, tenant || '/' || name, host, lower(state) || ' on ' || host FROM changed`, [])},
+      ${recordChangesCte(sql`SELECT 'container.' || lower(state), tenant, tenant || '/' || name, host, lower(state) || ' on ' || host FROM changed`, [], { lockAfter: 'changed' })},
       ${fenceCte(fence)},
       checked AS MATERIALIZED (
         SELECT fjord_check(EXISTS (SELECT 1 FROM fence), ${FENCED}, 'the lease is gone') AS ok

@@ -166,8 +166,11 @@ export class HostProtocol {
     private readonly subjects: Subjects,
     private readonly applier: Applier,
     private readonly state: FleetState,
-    /** `fence`: this leader's lease, which the observations' statement checks. */
-    private readonly options: { heartbeatIntervalMs: number; flushMs: number; fence: Fence },
+    /**
+     * `fence`: this leader's lease, which the observations' statement checks; `relinquish`: steps
+     * this replica down when that check finds the lease gone.
+     */
+    private readonly options: { heartbeatIntervalMs: number; flushMs: number; fence: Fence; relinquish: (reason: string) => void },
     private readonly log: Logger,
   ) {}
 
@@ -263,8 +266,10 @@ export class HostProtocol {
       this.failedFlushes = 0;
     } catch (err) {
       if (err instanceof FencedError) {
-        // Another replica leads now and hears the workers' reports; their next whole ones bring these.
+        // This replica's lease is gone or about to expire: it steps down, and whoever leads next
+        // has these from the workers' next whole reports.
         this.log.warn({ dropped: observed.length }, 'recording host reports refused: the lease is gone');
+        this.options.relinquish('the lease was gone when recording host reports');
         return;
       }
       // Workers report only what changed: keep the observations for the next flush, under any

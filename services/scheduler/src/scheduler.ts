@@ -99,14 +99,15 @@ export class Scheduler {
     const state = await FleetState.load(db);
     const fence = { name: SCHEDULER_LEASE, lease };
     const relay = new OutboxRelay(db, this.nc, this.subjects, log, fence);
-    const applier = new Applier(db, lease, state, () => relay.kick(), log, (reason) => this.election.relinquish(reason));
+    const relinquish = (reason: string) => this.election.relinquish(reason);
+    const applier = new Applier(db, lease, state, () => relay.kick(), log, relinquish);
     const hosts = new HostProtocol(
       this.nc,
       db,
       this.subjects,
       applier,
       state,
-      { heartbeatIntervalMs: this.options.heartbeatIntervalMs, flushMs: 100, fence },
+      { heartbeatIntervalMs: this.options.heartbeatIntervalMs, flushMs: 100, fence, relinquish },
       log,
     );
     relay.start();

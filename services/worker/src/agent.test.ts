@@ -195,6 +195,31 @@ describe('Agent', () => {
     expect(registrations()).toBe(2);
   });
 
+  it('takes no `unchanged` answer after registering again until it has a state of the new incarnation, also when the first sync fails', async () => {
+    let epoch = 1n;
+    const { bus, agent, syncs } = setup({ epoch: () => epoch, syncIntervalMs: 15 });
+    await until('a state of epoch 1 applied', () => agent.stats().desiredApplied === 1);
+    // Fenced: it registers with epoch 2. Its first sync fails late, after a periodic one queued behind it.
+    let failed = false;
+    bus.handlers.set(s.host(host, HostVerb.Sync), async (data) => {
+      const request = decode(workerV1.SyncRequest, 'SyncRequest', 'sync', data);
+      syncs.push(request);
+      if (request.epoch === 2n && !failed) {
+        failed = true;
+        await new Promise((r) => setTimeout(r, 60));
+        throw new Error('timeout');
+      }
+      return desired(1n, ['c-a'], request.epoch);
+    });
+    epoch = 2n;
+    syncs.length = 0;
+    bus.deliver(s.host(host, HostVerb.Desired), desired(1n, ['c-a'], 2n));
+    await until('a state of epoch 2 applied', () => agent.stats().epoch === 2n && agent.stats().desiredApplied === 2);
+    const beforeState = syncs.filter((r) => r.epoch === 2n).slice(0, 2);
+    expect(beforeState).toHaveLength(2);
+    expect(beforeState.map((r) => r.acceptsUnchanged)).toEqual([false, false]);
+  });
+
   it('does not register again for an old-epoch answer to a sync sent before its latest registration', async () => {
     let epoch = 1n;
     const { bus, agent, registrations } = setup({ epoch: () => epoch });

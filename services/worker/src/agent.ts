@@ -492,10 +492,10 @@ export class Agent {
       this.syncRetry = undefined;
     }
     this.syncing = true;
-    // Once this process has applied a state, an up-to-date host is answered `unchanged`, without
-    // its containers, except to a check and after registering: a new incarnation takes a whole
-    // state (its generations would match the old one's only where the database forgot it).
-    const acceptsUnchanged = this.applied !== undefined && reason !== 'check' && reason !== 'register';
+    // Once this incarnation has a state, an up-to-date host is answered `unchanged`, without its
+    // containers, except to a check. Not before: after registering again, the generation applied
+    // is the old incarnation's, which matches the new one's only where the database forgot it.
+    const acceptsUnchanged = this.applied !== undefined && this.newest !== undefined && reason !== 'check';
     const epoch = this.epoch;
     const request = encode(workerV1.SyncRequest, { host: this.host.name, epoch, haveGeneration: this.appliedGeneration, acceptsUnchanged });
     void this.nc

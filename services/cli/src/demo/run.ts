@@ -51,7 +51,10 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Runs the demo; resolves with what it saw, after removing everything it made. */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
-  const { say } = opts;
+  let hungUp = false;
+  const say = (line: string): void => {
+    if (!hungUp) opts.say(line);
+  };
   const dir = await mkdtemp(join(tmpdir(), 'fjord-demo-'));
   // Undone in reverse order. The demo's files (logs) go last, and stay after a failure for a look.
   const cleanups: { what: string; run: () => Promise<void> }[] = [];
@@ -67,13 +70,28 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         );
       }
     })());
-  const onSignal = (signal: NodeJS.Signals): void => {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    // Once: a hang-up often comes twice (from the shell, then from the kernel).
+    if (stopping) return;
+    stopping = true;
     say(`\n${signal}: removing everything the demo made`);
     keepLogs = false;
     void cleanup().finally(() => process.exit(128 + constants.signals[signal]));
   };
   // SIGHUP too: a closed terminal or dropped SSH session would otherwise leave it all running.
-  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') hungUp = true;
+    stop(signal);
+  };
+  // Output that can no longer be written (EIO on a hung-up terminal, EPIPE on a closed pipe)
+  // stops the demo as a broken pipe would, quietly, but with its cleanup.
+  const onOutputError = (): void => {
+    hungUp = true;
+    stop('SIGPIPE');
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', onOutputError);
   try {
     const pg = await demoPostgres(opts.postgresUrl, say);
     if (pg.embedded) cleanups.push({ what: 'the embedded Postgres', run: () => pg.stop() });
@@ -136,6 +154,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   } finally {
     await cleanup();
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    for (const stream of [process.stdout, process.stderr]) stream.off('error', onOutputError);
   }
 }
 

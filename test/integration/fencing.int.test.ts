@@ -2,7 +2,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '@fjord/core';
-import { subjects as buildSubjects } from '@fjord/bus';
+import { encode, HostVerb, subjects as buildSubjects } from '@fjord/bus';
+import { workerV1 } from '@fjord/proto';
 import type { Scheduler } from '@fjord/scheduler';
 import { Allocator, currentLease, FencedError, lastEventSequence, listEvents, recordObserved } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
@@ -74,5 +75,54 @@ describe('fencing', () => {
     const current = { name: 'scheduler', lease: (await currentLease(env.db, 'scheduler'))! };
     expect(await recordObserved(env.db, report, current)).toEqual([{ tenant: 'acme', name: 'before', host: row!.host, state: 'FAILED' }]);
     expect((await listEvents(env.db, events)).map((e) => `${e.kind} ${e.subject}`)).toEqual(['container.failed acme/before']);
+  });
+});
+
+describe("fencing the leader's record of what workers observe", () => {
+  const nats2 = natsTestEnv();
+  const subjects2 = buildSubjects(nats2.prefix);
+  let env2: TestDatabase;
+  let nc2: NatsConnection;
+  let leader: Scheduler;
+  let epoch = 0;
+
+  beforeAll(async () => {
+    env2 = await createTestDatabase();
+    await seedPhysicalNetwork(env2.db);
+    await new Allocator(env2.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
+    nc2 = await connect({ servers: nats2.url });
+    leader = await startScheduler(env2.db, nats2, { leaseTtlMs: 60_000, leaseRenewMs: 30_000 });
+    epoch = await registerFakeHost(nc2, subjects2, 'hv1');
+  });
+
+  afterAll(() => stopSchedulerTest({ scheduler: leader, nc: nc2, subjects: subjects2, env: env2 }));
+
+  const report = (runtimeName: string, state: string) =>
+    nc2.publish(
+      subjects2.host('hv1', HostVerb.Status),
+      encode(workerV1.StatusReport, { host: 'hv1', epoch: BigInt(epoch), appliedGeneration: 0n, containers: [{ runtimeName, state, message: '' }] }),
+    );
+  const stateOf = async () => (await env2.db.selectFrom('containers').select('state').where('name', '=', 'seen').executeTakeFirst())?.state;
+  async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting until ${what}`);
+  }
+
+  it('steps down, writing nothing, when a report is to be recorded after the lease passed to another holder', async () => {
+    await until('leading', () => leader.isLeader);
+    const [placed] = await leader.writes.place([spec('seen')], 'spread');
+    report(placed!.runtimeName, 'RUNNING');
+    await until('the report recorded', async () => (await stateOf()) === 'RUNNING');
+    const events = await lastEventSequence(env2.db);
+
+    await sql`UPDATE leader_lease SET holder = 'someone-else', epoch = epoch + 1, expires_at = now() + interval '1 hour'`.execute(env2.db);
+    report(placed!.runtimeName, 'FAILED');
+    // Renewals are 30 s apart: only the report's own statement can find the lease gone this soon.
+    await until('stepped down', () => !leader.isLeader);
+    expect(await stateOf()).toBe('RUNNING');
+    expect(await listEvents(env2.db, events)).toEqual([]);
   });
 });

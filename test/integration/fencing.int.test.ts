@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '@fjord/core';
@@ -9,12 +9,6 @@ import { Allocator, currentLease, FencedError, lastEventSequence, listEvents, re
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
 import { seedPhysicalNetwork, startScheduler, stopSchedulerTest } from '../support/placement-setup.js';
-
-const nats = natsTestEnv();
-const subjects = buildSubjects(nats.prefix);
-let env: TestDatabase;
-let nc: NatsConnection;
-let scheduler: Scheduler;
 
 const spec = (name: string) => ({
   tenant: 'acme',
@@ -30,17 +24,32 @@ const spec = (name: string) => ({
   command: '',
 });
 
-beforeAll(async () => {
-  env = await createTestDatabase();
+/**
+ * A scheduler on a database and NATS prefix of its own, leading, with one registered host. Its
+ * renewals are far apart: the lease changes hands unnoticed, and only a write's fence can tell.
+ */
+async function startLeader() {
+  const nats = natsTestEnv();
+  const subjects = buildSubjects(nats.prefix);
+  const env = await createTestDatabase();
   await seedPhysicalNetwork(env.db);
   await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
-  nc = await connect({ servers: nats.url });
-  // Renewals far apart: the lease changes hands unnoticed, and only the commit's fence can tell.
-  scheduler = await startScheduler(env.db, nats, { leaseTtlMs: 60_000, leaseRenewMs: 30_000 });
-  await registerFakeHost(nc, subjects, 'hv1');
+  const nc = await connect({ servers: nats.url });
+  const scheduler = await startScheduler(env.db, nats, { leaseTtlMs: 60_000, leaseRenewMs: 30_000 });
+  const epoch = await registerFakeHost(nc, subjects, 'hv1');
+  return { subjects, env, nc, scheduler, epoch, stop: () => stopSchedulerTest({ scheduler, nc, subjects, env }) };
+}
+
+let env: TestDatabase;
+let scheduler: Scheduler;
+let first: Awaited<ReturnType<typeof startLeader>> | undefined;
+
+beforeAll(async () => {
+  first = await startLeader();
+  ({ env, scheduler } = first);
 });
 
-afterAll(() => stopSchedulerTest({ scheduler, nc, subjects, env }));
+afterAll(() => first?.stop());
 
 describe('fencing', () => {
   it('refuses a placement committed after the lease passed to another holder, writes nothing of it, and steps down', async () => {
@@ -79,30 +88,16 @@ describe('fencing', () => {
 });
 
 describe("fencing the leader's record of what workers observe", () => {
-  const nats2 = natsTestEnv();
-  const subjects2 = buildSubjects(nats2.prefix);
-  let env2: TestDatabase;
-  let nc2: NatsConnection;
-  let leader: Scheduler;
-  let epoch = 0;
-
-  beforeAll(async () => {
-    env2 = await createTestDatabase();
-    await seedPhysicalNetwork(env2.db);
-    await new Allocator(env2.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
-    nc2 = await connect({ servers: nats2.url });
-    leader = await startScheduler(env2.db, nats2, { leaseTtlMs: 60_000, leaseRenewMs: 30_000 });
-    epoch = await registerFakeHost(nc2, subjects2, 'hv1');
-  });
-
-  afterAll(() => stopSchedulerTest({ scheduler: leader, nc: nc2, subjects: subjects2, env: env2 }));
+  let second: Awaited<ReturnType<typeof startLeader>> | undefined;
+  beforeAll(async () => void (second = await startLeader()));
+  afterAll(() => second?.stop());
 
   const report = (runtimeName: string, state: string) =>
-    nc2.publish(
-      subjects2.host('hv1', HostVerb.Status),
-      encode(workerV1.StatusReport, { host: 'hv1', epoch: BigInt(epoch), appliedGeneration: 0n, containers: [{ runtimeName, state, message: '' }] }),
+    second!.nc.publish(
+      second!.subjects.host('hv1', HostVerb.Status),
+      encode(workerV1.StatusReport, { host: 'hv1', epoch: BigInt(second!.epoch), appliedGeneration: 0n, containers: [{ runtimeName, state, message: '' }] }),
     );
-  const stateOf = async () => (await env2.db.selectFrom('containers').select('state').where('name', '=', 'seen').executeTakeFirst())?.state;
+  const stateOf = async () => (await second!.env.db.selectFrom('containers').select('state').where('name', '=', 'seen').executeTakeFirst())?.state;
   async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
     for (let i = 0; i < 100; i++) {
       if (await check()) return;
@@ -112,6 +107,7 @@ describe("fencing the leader's record of what workers observe", () => {
   }
 
   it('steps down, writing nothing, when a report is to be recorded after the lease passed to another holder', async () => {
+    const { scheduler: leader, env: env2 } = second!;
     await until('leading', () => leader.isLeader);
     const [placed] = await leader.writes.place([spec('seen')], 'spread');
     report(placed!.runtimeName, 'RUNNING');

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, encode, HostVerb, subjects as buildSubjects } from '@fjord/bus';
 import { fleetV1, placementV1, workerV1 } from '@fjord/proto';
 import { Scheduler } from '@fjord/scheduler';
+import { FailedPreconditionError } from '@fjord/core';
 import { Allocator, hostGenerations, lastEventSequence, listEvents } from '@fjord/store';
 import { seedPhysicalNetwork, startScheduler, stopSchedulerTest } from '../support/placement-setup.js';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
@@ -288,6 +289,17 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     expect(allocations.map((a) => a.address)).not.toContain(container!.address);
     const again = await failure(unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'doomed' }));
     expect(again.code).toBe(status.NOT_FOUND);
+  });
+
+  it("refuses to release a container's address or delete its network, even with force, naming the container", async () => {
+    const { container } = await place(spec('holder'));
+    const allocator = new Allocator(env.db);
+    await expect(allocator.releaseAddress('acme', 'web', container!.address)).rejects.toThrow(
+      new FailedPreconditionError(`release ${container!.address} in network acme/web: container acme/holder holds it; delete the container instead`),
+    );
+    await expect(allocator.deleteNetwork('acme', 'web', { force: true })).rejects.toThrow(/delete network acme\/web: containers are placed on it \(acme\/[^)]*\); delete them first/);
+    expect((await allocator.listAllocations('acme', 'web')).map((a) => a.address)).toContain(container!.address);
+    await unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'holder' });
   });
 
   it('converges a restarted worker without recreating what is already right', async () => {

@@ -265,6 +265,12 @@ export class Allocator {
         SELECT id, physical_network, subnet_pool, cidr FROM networks WHERE tenant = ${tenant} AND name = ${name} FOR UPDATE`.execute(trx);
       const net = rows[0];
       if (!net) throw notFoundNetwork(tenant, name);
+      // Containers hold their addresses: not even `force` releases those. (The row lock above
+      // keeps new placements off the network until this commits.)
+      const holders = await containersHolding(trx, net.id);
+      if (holders.length > 0) {
+        throw new FailedPreconditionError(`delete network ${tenant}/${name}: containers are placed on it (${describeHolders(holders)}); delete them first`);
+      }
       // Lock every block so no allocation is in flight while we count.
       const { rows: counts } = await sql<{ addresses: number; router_ids: number }>`
         WITH locked AS MATERIALIZED (SELECT block_start FROM address_blocks WHERE network_id = ${net.id} ORDER BY block_start FOR UPDATE)
@@ -580,6 +586,10 @@ export class Allocator {
     const cidr = parseCidr(net.cidr);
     checkAssignable(cidr, value);
     const host = value - cidr.network;
+    const holders = await containersHolding(this.db, net.id, host);
+    if (holders.length > 0) {
+      throw new FailedPreconditionError(`release ${address} in network ${tenant}/${network}: container ${describeHolders(holders)} holds it; delete the container instead`);
+    }
     const blockStart = host - (host % BLOCK);
     const { rows } = await sql<{ n: number }>`
       WITH blk AS MATERIALIZED (
@@ -725,6 +735,23 @@ function toNetwork(r: NetworkRow): Network {
 
 function hostAddress(cidr: string, host: number): string {
   return formatAddress(parseCidr(cidr).network + host);
+}
+
+/** At most this many containers are named in an error about the containers holding addresses. */
+const HOLDERS_NAMED = 3;
+
+/** Up to {@link HOLDERS_NAMED} + 1 containers (`tenant/name`) holding an address of network `networkId` (only `host`, if given). */
+async function containersHolding(db: Kysely<Database>, networkId: string, host?: number): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`
+    SELECT tenant || '/' || name AS name FROM containers
+    WHERE network_id = ${networkId} ${host === undefined ? sql`` : sql`AND address_host = ${host}::int`}
+    ORDER BY tenant, name LIMIT ${HOLDERS_NAMED + 1}`.execute(db);
+  return rows.map((r) => r.name);
+}
+
+/** `a/x, a/y, a/z and more`: the holders found by {@link containersHolding}. */
+function describeHolders(holders: readonly string[]): string {
+  return holders.length > HOLDERS_NAMED ? `${holders.slice(0, HOLDERS_NAMED).join(', ')} and more` : holders.join(', ');
 }
 
 function notFoundNetwork(tenant: string, name: string): NotFoundError {

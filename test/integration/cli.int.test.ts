@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
@@ -15,6 +18,8 @@ const nats = natsTestEnv();
 let env: TestDatabase;
 let scheduler: Scheduler;
 let nc: NatsConnection;
+/** The last test stops the scheduler. */
+let stopped = false;
 
 /** Runs fjordctl against the test scheduler; resolves with stdout, stderr and the exit code. */
 function fjordctl(...args: string[]): Promise<FjordctlRun> {
@@ -30,7 +35,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await scheduler?.stop();
+  if (!stopped) await scheduler?.stop();
   if (nc) {
     await deleteStreams(nc, buildSubjects(nats.prefix));
     await nc.close();
@@ -107,9 +112,54 @@ describe('fjordctl', () => {
     }
   });
 
+  it('watches from the first event with --since 0, stops on Ctrl-C, and fails when the scheduler ends the stream', async () => {
+    const first = await watchFirstLine(['--json', 'watch', '--since', '0']);
+    expect(JSON.parse(first.line)).toMatchObject({ sequence: 1, kind: 'host.registered', subject: 'hv1' });
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+
+    const ended = await watchFirstLine(['--json', 'watch', '--since', '0']);
+    await scheduler.stop();
+    stopped = true;
+    expect(await ended.exited).not.toBe(0);
+    expect(ended.stderr()).toMatch(/the scheduler at 127\.0\.0\.1:\d+ ended the stream of events \(.*\); did it stop\?/);
+  });
+
   it('says the scheduler is unreachable instead of hanging', async () => {
     const { stderr, code } = await runFjordctl(['--server', '127.0.0.1:1', 'networks', 'list']);
     expect(code).not.toBe(0);
     expect(stderr).toMatch(/cannot reach the scheduler at 127.0.0.1:1/);
   });
+
+  it('gives up watching a server that never answers, instead of hanging', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { stderr, code } = await runFjordctl(['--server', `127.0.0.1:${(silent.address() as AddressInfo).port}`, 'watch']);
+      expect(code).not.toBe(0);
+      expect(stderr).toMatch(/cannot reach the scheduler at 127\.0\.0\.1:\d+ \(no connection within 10 s/);
+    } finally {
+      silent.close();
+    }
+  }, 30_000);
 });
+
+/** Starts `fjordctl <args>` against the test scheduler and resolves once it printed a first line. */
+async function watchFirstLine(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', '--server', `127.0.0.1:${scheduler.port}`, ...args], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    void exited.then(() => reject(new Error(`fjordctl ${args.join(' ')} exited before printing a line: ${err}`)));
+  });
+  return { child, line, exited, stderr: () => err };
+}

@@ -347,7 +347,7 @@ describe('placement end to end: scheduler and three workers over real Postgres a
   });
 
   it('streams events to watchers', async () => {
-    const stream = placement.watch({ afterSequence: 0n, tenant: 'acme' });
+    const stream = placement.watch({ afterSequence: 0n, tenant: 'acme', fromStart: false });
     const seen: string[] = [];
     stream.on('data', (r: placementV1.WatchResponse) => seen.push(`${r.event?.kind} ${r.event?.subject}`));
     stream.on('error', () => undefined);
@@ -357,9 +357,27 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     stream.cancel();
   });
 
+  it('replays every event kept from the first with from_start, and refuses it with after_sequence or a bad tenant', async () => {
+    const stream = placement.watch({ afterSequence: 0n, tenant: '', fromStart: true });
+    const replayed: number[] = [];
+    stream.on('data', (r: placementV1.WatchResponse) => replayed.push(Number(r.event?.sequence)));
+    stream.on('error', () => undefined);
+    const first = (await listEvents(env.db, 0, undefined, 1))[0]!.sequence;
+    await eventually('the first events replayed', () => replayed.length >= 3);
+    stream.cancel();
+    expect(replayed[0]).toBe(first);
+    const refusal = (request: placementV1.WatchRequest) =>
+      new Promise<ServiceError>((resolve) => placement.watch(request).on('error', resolve).on('data', () => undefined));
+    const both = await refusal({ afterSequence: 5n, tenant: '', fromStart: true });
+    expect([both.code, both.details]).toEqual([status.INVALID_ARGUMENT, 'from_start: replays from the first event: leave after_sequence 0']);
+    const tenant = await refusal({ afterSequence: 0n, tenant: 'NOPE', fromStart: false });
+    expect(tenant.code).toBe(status.INVALID_ARGUMENT);
+    expect(tenant.details).toMatch(/^tenant: "NOPE" is not a valid name/);
+  });
+
   it('gives a watcher of every tenant each event once, in order, while placements and running reports commit side by side', async () => {
     const from = await lastEventSequence(env.db);
-    const stream = placement.watch({ afterSequence: BigInt(from), tenant: '' });
+    const stream = placement.watch({ afterSequence: BigInt(from), tenant: '', fromStart: false });
     const received: number[] = [];
     stream.on('data', (r: placementV1.WatchResponse) => received.push(Number(r.event?.sequence)));
     stream.on('error', () => undefined);

@@ -5,7 +5,7 @@ export { migrations, migrateToLatest } from './migrate.js';
 export type { Database } from './schema.js';
 export { type PhysicalNetworkConfig, type SubnetPoolConfig, type SyncResult, MAX_POOL_CHILDREN, syncPhysicalNetworks, syncSubnetPools } from './sync.js';
 export { inTransaction, sqlState, refusedByPostgres, constraintName, RetryTransactionError } from './tx.js';
-export { checkText } from './validate.js';
+export { checkName, checkText } from './validate.js';
 export type {
   Network,
   Allocation,

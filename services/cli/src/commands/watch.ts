@@ -2,6 +2,10 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { CallError } from '../client.js';
 import { withClients } from '../context.js';
+import { parseCount } from './options.js';
+
+/** How long `watch` waits for the scheduler to accept its connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Adds `fjordctl watch`: streams events until Ctrl-C. */
 export function registerWatchCommand(program: Command): void {
@@ -9,20 +13,36 @@ export function registerWatchCommand(program: Command): void {
     .command('watch')
     .description('stream scheduling events as they happen (Ctrl-C to stop)')
     .option('--tenant <tenant>', 'only this tenant\'s events')
-    .option('--since <sequence>', 'replay events after this sequence number first', '0')
-    .action(async (opts: { tenant?: string; since: string }, command: Command) =>
-      withClients(command, (clients, { json }) => {
-        if (!/^\d+$/.test(opts.since)) throw new Error(`--since: expected a sequence number, got "${opts.since}"`);
+    .option('--since <sequence>', 'first replay the events after this sequence number; 0 replays every event kept (default: new events only)', parseCount)
+    .action(async (opts: { tenant?: string; since?: number }, command: Command) =>
+      withClients(command, async (clients, { json }) => {
+        // A stream has no deadline: without this wait, a scheduler that never answers would hang it.
+        await new Promise<void>((resolve, reject) =>
+          clients.placement.waitForReady(Date.now() + CONNECT_TIMEOUT_MS, (err) =>
+            err ? reject(new CallError(status.UNAVAILABLE, `no connection within ${CONNECT_TIMEOUT_MS / 1000} s: ${err.message}`, clients.server)) : resolve(),
+          ),
+        );
+        const request = { afterSequence: BigInt(opts.since ?? 0), fromStart: opts.since === 0, tenant: opts.tenant ?? '' };
         return new Promise<void>((resolve, reject) => {
-          const stream = clients.placement.watch({ afterSequence: BigInt(opts.since), tenant: opts.tenant ?? '' }, new Metadata());
-          process.once('SIGINT', () => stream.cancel());
+          const stream = clients.placement.watch(request, new Metadata());
+          let stopping = false;
+          process.once('SIGINT', () => {
+            stopping = true;
+            stream.cancel();
+          });
           stream.on('data', ({ event }) => {
             if (!event) return;
             if (json) console.log(JSON.stringify({ ...event, sequence: Number(event.sequence) }));
             else console.log(`${event.at}  #${event.sequence}  ${event.kind.padEnd(20)} ${event.subject.padEnd(24)} ${event.message}`);
           });
-          stream.on('error', (err: ServiceError) => (err.code === status.CANCELLED ? resolve() : reject(new CallError(err.code, err.details, clients.server))));
-          stream.on('end', resolve);
+          // Only Ctrl-C ends a watch well: the scheduler ending it (as it stops, say) is a failure to report.
+          const endedByServer = (how: string) => new Error(`the scheduler at ${clients.server} ended the stream of events (${how}); did it stop?`);
+          stream.on('error', (err: ServiceError) => {
+            if (err.code !== status.CANCELLED) reject(new CallError(err.code, err.details || err.message, clients.server));
+            else if (stopping) resolve();
+            else reject(endedByServer(err.details || err.message));
+          });
+          stream.on('end', () => (stopping ? resolve() : reject(endedByServer('it closed the stream'))));
         });
       }),
     );

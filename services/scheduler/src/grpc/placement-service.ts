@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { InvalidArgumentError, NotFoundError, ScoringPolicy } from '@fjord/core';
 import { decode, type Subjects } from '@fjord/bus';
 import { placementV1 } from '@fjord/proto';
-import { findContainers, lastEventSequence, listContainers, listEvents, type ContainerRecord, type Database } from '@fjord/store';
+import { checkName, findContainers, lastEventSequence, listContainers, listEvents, type ContainerRecord, type Database } from '@fjord/store';
 import { toProtoEvent } from '../relay.js';
 import { specFromProto } from '../spec.js';
 import type { Writes } from '../writes.js';
@@ -94,13 +94,37 @@ export function placementService(deps: PlacementServiceDeps): placementV1.Placem
 }
 
 /**
- * Streams events: first those after `after_sequence` from Postgres, then new ones as the relay
- * publishes them. The subscription starts before the replay, and sequence numbers drop repeats,
- * so nothing falls between the two.
+ * Ends a stream with `err`'s status. grpc-js sends a stream's status when an 'error' is emitted on
+ * it; `destroy(err)` would close it without one, leaving the client waiting.
+ */
+function fail(call: ServerWritableStream<placementV1.WatchRequest, placementV1.WatchResponse>, err: unknown): void {
+  const grpcStatus = toGrpcStatus(err);
+  call.emit('error', Object.assign(new Error(grpcStatus.details), grpcStatus));
+}
+
+/** The sequence after which a watch starts: every event kept, those after `after_sequence`, or new ones only (0). */
+async function watchStart(db: Kysely<Database>, req: placementV1.WatchRequest): Promise<number> {
+  if (req.tenant !== '') checkName(req.tenant, 'tenant');
+  if (req.fromStart && req.afterSequence !== 0n) throw new InvalidArgumentError('from_start', 'replays from the first event: leave after_sequence 0');
+  if (req.fromStart) return 0;
+  return req.afterSequence === 0n ? lastEventSequence(db) : Number(req.afterSequence);
+}
+
+/**
+ * Streams events: first those after the start (see {@link watchStart}) from Postgres, then new
+ * ones as the relay publishes them. The subscription starts before the replay, and sequence
+ * numbers drop repeats, so nothing falls between the two.
  */
 async function watch(deps: PlacementServiceDeps, call: ServerWritableStream<placementV1.WatchRequest, placementV1.WatchResponse>): Promise<void> {
   const { db, nc, subjects, log } = deps;
   const tenant = call.request.tenant;
+  let start: number;
+  try {
+    start = await watchStart(db, call.request);
+  } catch (err) {
+    fail(call, err);
+    return;
+  }
   let last = 0;
   let replaying = true;
   const buffered: placementV1.Event[] = [];
@@ -125,7 +149,7 @@ async function watch(deps: PlacementServiceDeps, call: ServerWritableStream<plac
   call.on('cancelled', () => sub.unsubscribe());
   call.on('close', () => sub.unsubscribe());
   try {
-    last = call.request.afterSequence === 0n ? await lastEventSequence(db) : Number(call.request.afterSequence);
+    last = start;
     for (;;) {
       const page = await listEvents(db, last, tenant || undefined, 1000);
       for (const e of page) send(toProtoEvent(e));
@@ -135,6 +159,6 @@ async function watch(deps: PlacementServiceDeps, call: ServerWritableStream<plac
     for (const event of buffered.splice(0)) send(event);
   } catch (err) {
     sub.unsubscribe();
-    call.destroy(Object.assign(new Error(toGrpcStatus(err).details), toGrpcStatus(err)));
+    fail(call, err);
   }
 }

@@ -111,10 +111,15 @@ export interface DeleteContainerResponse {
 }
 
 export interface WatchRequest {
-  /** Replay events with a sequence greater than this; 0 starts with new events only. */
+  /**
+   * Replay events with a sequence greater than this; 0 starts with new events only (unless
+   * `from_start`).
+   */
   afterSequence: bigint;
   /** Only this tenant's events; empty for all. */
   tenant: string;
+  /** Replay every event kept, from the first (`after_sequence` must then be 0). */
+  fromStart: boolean;
 }
 
 export interface WatchResponse {
@@ -1400,7 +1405,7 @@ export const DeleteContainerResponse: MessageFns<DeleteContainerResponse> = {
 };
 
 function createBaseWatchRequest(): WatchRequest {
-  return { afterSequence: 0n, tenant: "" };
+  return { afterSequence: 0n, tenant: "", fromStart: false };
 }
 
 export const WatchRequest: MessageFns<WatchRequest> = {
@@ -1413,6 +1418,9 @@ export const WatchRequest: MessageFns<WatchRequest> = {
     }
     if (message.tenant !== "") {
       writer.uint32(18).string(message.tenant);
+    }
+    if (message.fromStart !== false) {
+      writer.uint32(24).bool(message.fromStart);
     }
     return writer;
   },
@@ -1446,6 +1454,14 @@ export const WatchRequest: MessageFns<WatchRequest> = {
             message.tenant = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fromStart = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1466,6 +1482,11 @@ export const WatchRequest: MessageFns<WatchRequest> = {
         ? BigInt(object.after_sequence)
         : 0n,
       tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      fromStart: isSet(object.fromStart)
+        ? globalThis.Boolean(object.fromStart)
+        : isSet(object.from_start)
+        ? globalThis.Boolean(object.from_start)
+        : false,
     };
   },
 
@@ -1476,6 +1497,9 @@ export const WatchRequest: MessageFns<WatchRequest> = {
     }
     if (message.tenant !== "") {
       obj.tenant = message.tenant;
+    }
+    if (message.fromStart !== false) {
+      obj.fromStart = message.fromStart;
     }
     return obj;
   },
@@ -1489,6 +1513,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
       ? BigInt(object.afterSequence)
       : 0n;
     message.tenant = object.tenant ?? "";
+    message.fromStart = object.fromStart ?? false;
     return message;
   },
 };

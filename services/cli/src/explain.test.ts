@@ -10,6 +10,13 @@ describe('explain', () => {
     expect(explain(err)).toBe('cannot reach the scheduler at 127.0.0.1:50051 (No connection established); is it running? (npm run scheduler)');
   });
 
+  it("keeps only the cause of grpc-js's text for a connection that failed", () => {
+    const details = 'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: ';
+    expect(explain(new CallError(status.UNAVAILABLE, details, '127.0.0.1:1', 30_000))).toBe(
+      'cannot reach the scheduler at 127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1); is it running? (npm run scheduler)',
+    );
+  });
+
   it('says a call that ran out of time found the scheduler unreachable or slow, and that a change may still have been applied', () => {
     const err = new CallError(status.DEADLINE_EXCEEDED, 'Deadline exceeded after 30.001s', '10.0.0.5:50051', 30_000);
     expect(explain(err)).toBe(

@@ -5,7 +5,7 @@ import { CallError } from './client.js';
 export function explain(err: unknown): string {
   if (err instanceof CallError) {
     if (err.code === status.UNAVAILABLE) {
-      return `cannot reach the scheduler at ${err.server} (${err.details}); is it running? (npm run scheduler)`;
+      return `cannot reach the scheduler at ${err.server} (${lastConnectError(err.details)}); is it running? (npm run scheduler)`;
     }
     if (err.code === status.DEADLINE_EXCEEDED) {
       // Unreachable or only slow: a write may have been applied though its answer never came; say so, lest it be retried blindly.
@@ -15,4 +15,14 @@ export function explain(err: unknown): string {
     return `${status[err.code] ?? err.code}: ${err.details}`;
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The cause inside grpc-js's text for a channel that could not connect (`No connection
+ * established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: `), or the
+ * text as it is.
+ */
+function lastConnectError(details: string): string {
+  const cause = /Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(details)?.[1];
+  return cause ? cause : details;
 }

@@ -1,9 +1,10 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { formatCpuMillis, formatMemoryBytes } from '@fjord/core';
 import type { placementV1 } from '@fjord/proto';
 import { callUnary } from '../client.js';
 import { withClients } from '../context.js';
 import { printJson, printRecord, printTable } from '../output.js';
-import { parseCount, parseCpuOption, parseMemoryOption } from './options.js';
+import { parseCount, parseCpuOption, parseMemoryOption, parsePositive } from './options.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -15,6 +16,10 @@ function containerRow(c: placementV1.Container): (string | number)[] {
 
 const columns = ['tenant', 'name', 'host', 'network', 'vlan', 'address', 'state'];
 
+/** What `place` asks for without --cpu and --memory. */
+const DEFAULT_CPU_MILLIS = 250;
+const DEFAULT_MEMORY_BYTES = 128 * 2 ** 20;
+
 /** Adds `fjordctl place` and `fjordctl containers list|get|delete`. */
 export function registerContainerCommands(program: Command): void {
   program
@@ -23,15 +28,15 @@ export function registerContainerCommands(program: Command): void {
     .requiredOption('--tenant <tenant>', 'tenant that owns the container')
     .requiredOption('--network <name>', 'tenant network to join')
     .requiredOption('--name <name>', 'container name, unique per tenant')
-    .option('--cpu <cpu>', 'cpu, e.g. 500m or 2', parseCpuOption, 250)
-    .option('--memory <memory>', 'memory, e.g. 256Mi or 1Gi', parseMemoryOption, 128 * 2 ** 20)
+    .addOption(new Option('--cpu <cpu>', 'cpu, e.g. 500m or 2').argParser(parseCpuOption).default(DEFAULT_CPU_MILLIS, formatCpuMillis(DEFAULT_CPU_MILLIS)))
+    .addOption(new Option('--memory <memory>', 'memory, e.g. 256Mi or 1Gi').argParser(parseMemoryOption).default(DEFAULT_MEMORY_BYTES, formatMemoryBytes(DEFAULT_MEMORY_BYTES)))
     .option('--template <template>', 'LXC template', 'busybox')
     .option('--constraint <label=value>', 'host label constraint, e.g. zone=a or rack!=r1 (repeatable)', collect, [])
     .option('--group <group>', 'anti-affinity group: members never share a host')
     .option('--spread <label>', 'with --group, spread members over this host label (e.g. rack)')
     .option('--command <command>', 'command the container runs (default: busybox httpd serving its name)')
     .option('--policy <policy>', 'binpack or spread', 'binpack')
-    .option('--count <n>', 'place n containers in one batch', parseCount)
+    .option('--count <n>', 'place n containers in one batch', parsePositive)
     .action(async (opts: { tenant: string; network: string; name: string; cpu: number; memory: number; template: string; constraint: string[]; group?: string; spread?: string; command?: string; policy: string; count?: number }, command: Command) =>
       withClients(command, async (clients, { json }) => {
         const spec = (name: string): placementV1.ContainerSpec => ({

@@ -2,7 +2,7 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { CallError } from '../client.js';
 import { withClients } from '../context.js';
-import { parseCount } from './options.js';
+import { parseSequence } from './options.js';
 
 /** How long `watch` waits for the scheduler to accept its connection. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -13,7 +13,7 @@ export function registerWatchCommand(program: Command): void {
     .command('watch')
     .description('stream scheduling events as they happen (Ctrl-C to stop)')
     .option('--tenant <tenant>', 'only this tenant\'s events')
-    .option('--since <sequence>', 'first replay the events after this sequence number; 0 replays every event kept (default: new events only)', parseCount)
+    .option('--since <sequence>', 'first replay the events after this sequence number; 0 replays every event kept (default: new events only)', parseSequence)
     .action(async (opts: { tenant?: string; since?: number }, command: Command) =>
       withClients(command, async (clients, { json }) => {
         // A stream has no deadline: without this wait, a scheduler that never answers would hang it.

@@ -212,7 +212,7 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     expect(new Set(containers.map((c) => c.host)).size).toBe(3);
     const fourth = await failure(place(spec('ha-4', { antiAffinityGroup: 'ha' })));
     expect(fourth.code).toBe(status.RESOURCE_EXHAUSTED);
-    expect(fourth.details).toContain('anti-affinity');
+    expect(fourth.details).toBe('container: place ha-4: no host fits (3 hosts: 3 already holding a member of the group)');
   });
 
   it('honours label constraints', async () => {
@@ -266,12 +266,12 @@ describe('placement end to end: scheduler and three workers over real Postgres a
   it('refuses an impossible placement with RESOURCE_EXHAUSTED and the reasons per filter, placing nothing of the batch', async () => {
     const big = await failure(place(spec('huge', { cpuMillis: 100_000 })));
     expect(big.code).toBe(status.RESOURCE_EXHAUSTED);
-    expect(big.details).toMatch(/cpu: 3 hosts/);
+    expect(big.details).toBe('container: place huge: no host fits (3 hosts: 3 short of cpu)');
     const batch = await failure(
       unary(placement, placement.placeBatch, { containers: [spec('fits-1'), spec('nowhere', { constraints: ['zone=z'] })], policy: '' }),
     );
     expect(batch.code).toBe(status.RESOURCE_EXHAUSTED);
-    expect(batch.details).toContain('containers[1]');
+    expect(batch.details).toMatch(/^containers\[1\]: place request 2 of 2 \(nowhere\): no host fits \(\d+ hosts: .*\)$/);
     const notFound = await failure(unary(placement, placement.getContainer, { tenant: 'acme', name: 'fits-1' }));
     expect(notFound.code).toBe(status.NOT_FOUND);
     const unknownNetwork = await failure(place(spec('lost', { network: 'nope' })));

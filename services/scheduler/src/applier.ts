@@ -490,9 +490,10 @@ export class Applier {
     const requests = job.specs.map((s) => toPlacementRequest(s, networks.get(`${s.tenant}/${s.network}`)!.physicalNetwork));
     const result = sequence.place(requests, now, { scoring: job.policy });
     if (!result.ok) {
-      const { rejected, message, requestIndex } = result.reason;
-      const details = Object.entries(rejected).map(([filter, count]) => `${filter}: ${count} hosts`);
-      return fail(new ExhaustedError('hosts', `${fieldOf(job, requestIndex, 'name')}: ${message}`, details));
+      // The message counts the hosts each filter turned away; it names the request, and the prefix its place in the batch.
+      const { message, requestIndex } = result.reason;
+      const which = job.specs.length === 1 ? 'container' : `containers[${requestIndex}]`;
+      return fail(new ExhaustedError('hosts', `${which}: ${message}`, []));
     }
     return { kind: 'plan', plan: result.plan };
   }

@@ -52,6 +52,17 @@ describe('loadConfig()', () => {
     expect(loadConfig(SchedulerConfig, schedulerEnv, { file, env: { FJORD_LEASE_TTL_MS: '1600' } }).leaseTtlMs).toBe(1600);
   });
 
+  it('refuses keys it does not know, so that a misspelt one is not silently ignored', () => {
+    const file = writeConfig({ leaseTTLms: 3000, physicalNetworks: [{ name: 'physnet1', vlanRanges: '100-199', vlans: '200' }] });
+    let error: unknown;
+    try {
+      loadConfig(SchedulerConfig, schedulerEnv, { file, env: {} });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).issues).toEqual(['physicalNetworks.0: Unrecognized key: "vlans"', '(root): Unrecognized key: "leaseTTLms"']);
+  });
+
   it('names a config file that is not JSON', () => {
     const file = writeConfig('{oops');
     expect(() => loadConfig(SchedulerConfig, schedulerEnv, { file, env: {} })).toThrow(/not valid JSON/);

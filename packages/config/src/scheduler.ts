@@ -4,21 +4,21 @@ import { z } from 'zod';
 export const LEASE_WRITE_MARGIN_MS = 1000;
 
 /** A physical network the scheduler hands VLANs out of. */
-export const PhysicalNetworkConfig = z.object({
+export const PhysicalNetworkConfig = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).describe('name hosts and networks refer to, e.g. physnet1'),
   vlanRanges: z.string().describe('VLAN ids to hand out, e.g. "100-3999" or "100-199,300"'),
   reservedVlans: z.array(z.number().int()).default([]).describe('VLAN ids inside the ranges never handed out'),
 });
 
 /** A pool that tenant subnets are carved from when a network is created without a CIDR. */
-export const SubnetPoolConfig = z.object({
+export const SubnetPoolConfig = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).describe('name a network creation request refers to'),
   cidr: z.string().describe('the pool, e.g. 10.96.0.0/12'),
   prefixLength: z.number().int().min(8).max(30).describe('prefix length of each carved subnet, e.g. 24'),
 });
 
 /** Everything the scheduler service reads at start (file first, then environment overrides). */
-export const SchedulerConfig = z.object({
+export const SchedulerConfig = z.strictObject({
   grpcListen: z.string().default('127.0.0.1:50051').describe('host:port the gRPC API listens on (env FJORD_GRPC_LISTEN)'),
   databaseUrl: z.string().url().default('postgres://postgres@127.0.0.1:5432/fjord').describe('Postgres URL (env DATABASE_URL)'),
   natsUrl: z.string().default('nats://127.0.0.1:4222').describe('NATS server URL (env NATS_URL)'),

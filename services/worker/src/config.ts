@@ -11,13 +11,13 @@ const ifName = /^[A-Za-z0-9_.-]{1,15}$/;
 const noNul = z.string().refine((text) => !text.includes('\0'), 'no NUL');
 
 /** Drivers that keep everything in memory (development, tests, simulation). */
-export const FakeDriverConfig = z.object({
+export const FakeDriverConfig = z.strictObject({
   kind: z.literal('fake').describe('in-memory drivers: nothing on the machine changes'),
   bridge: z.string().regex(ifName).default('br-fjord').describe('bridge name the fake switch pretends to manage'),
 });
 
 /** Real drivers: LXC containers plugged into an Open vSwitch bridge. */
-export const LxcOvsDriverConfig = z.object({
+export const LxcOvsDriverConfig = z.strictObject({
   kind: z.literal('lxc-ovs').describe('real drivers: lxc-* and ovs-vsctl'),
   bridge: z.string().regex(ifName).default('br-fjord').describe('the host\'s OVS bridge, created if missing'),
   ovsRundir: z.string().optional().describe('OVS run directory (its db.sock), passed as OVS_RUNDIR; default the system\'s'),
@@ -31,7 +31,7 @@ export const LxcOvsDriverConfig = z.object({
 });
 
 /** Everything the worker process reads at start. */
-export const WorkerConfig = z.object({
+export const WorkerConfig = z.strictObject({
   host: z.string().regex(token, 'letters, digits, - and _ only').describe('this host\'s id, used in NATS subjects (env FJORD_HOST)'),
   labels: z.record(noNul, noNul).default({}).describe('host labels such as zone and rack'),
   cpuMillis: z.number().int().positive().default(2000).describe('cpu the host offers, in millicores'),

@@ -72,7 +72,7 @@ export function registerContainerCommands(program: Command): void {
     .option('--tenant <tenant>', 'only this tenant\'s')
     .option('--host <host>', 'only those on this host')
     .option('--network <network>', 'only those on this network')
-    .option('--limit <n>', 'at most n', parseCount)
+    .option('--limit <n>', 'at most n (0, the default: all)', parseCount)
     .action(async (opts: { tenant?: string; host?: string; network?: string; limit?: number }, command: Command) =>
       withClients(command, async (clients, { json }) => {
         const { containers: list } = await callUnary(clients, clients.placement, clients.placement.listContainers, {

@@ -112,6 +112,27 @@ describe('fjordctl', () => {
     }
   });
 
+  it('says the scheduler is unreachable instead of hanging', async () => {
+    const { stderr, code } = await runFjordctl(['--server', '127.0.0.1:1', 'networks', 'list']);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/cannot reach the scheduler at 127.0.0.1:1/);
+    const watched = await runFjordctl(['--server', '127.0.0.1:1', 'watch']);
+    expect(watched.code).not.toBe(0);
+    expect(watched.stderr).toMatch(/cannot reach the scheduler at 127.0.0.1:1 \(connect ECONNREFUSED/);
+  });
+
+  it('gives up watching a server that never answers, instead of hanging', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { stderr, code } = await runFjordctl(['--server', `127.0.0.1:${(silent.address() as AddressInfo).port}`, 'watch']);
+      expect(code).not.toBe(0);
+      expect(stderr).toMatch(/cannot reach the scheduler at 127\.0\.0\.1:\d+ \(no answer within 10 s\)/);
+    } finally {
+      silent.close();
+    }
+  }, 30_000);
+
   it('watches from the first event with --since 0, stops on Ctrl-C, and fails when the scheduler ends the stream', async () => {
     const first = await watchFirstLine(['--json', 'watch', '--since', '0']);
     expect(JSON.parse(first.line)).toMatchObject({ sequence: 1, kind: 'host.registered', subject: 'hv1' });
@@ -124,24 +145,6 @@ describe('fjordctl', () => {
     expect(await ended.exited).not.toBe(0);
     expect(ended.stderr()).toMatch(/the scheduler at 127\.0\.0\.1:\d+ ended the stream of events \(.*\); did it stop\?/);
   });
-
-  it('says the scheduler is unreachable instead of hanging', async () => {
-    const { stderr, code } = await runFjordctl(['--server', '127.0.0.1:1', 'networks', 'list']);
-    expect(code).not.toBe(0);
-    expect(stderr).toMatch(/cannot reach the scheduler at 127.0.0.1:1/);
-  });
-
-  it('gives up watching a server that never answers, instead of hanging', async () => {
-    const silent = createServer(() => undefined);
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    try {
-      const { stderr, code } = await runFjordctl(['--server', `127.0.0.1:${(silent.address() as AddressInfo).port}`, 'watch']);
-      expect(code).not.toBe(0);
-      expect(stderr).toMatch(/cannot reach the scheduler at 127\.0\.0\.1:\d+ \(no connection within 10 s/);
-    } finally {
-      silent.close();
-    }
-  }, 30_000);
 });
 
 /** Starts `fjordctl <args>` against the test scheduler and resolves once it printed a first line. */

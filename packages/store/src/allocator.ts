@@ -254,8 +254,8 @@ export class Allocator {
 
   /**
    * Deletes a network, returning its VLAN and (if carved) its subnet to their pools. Refused with
-   * FailedPreconditionError while addresses or router ids are allocated, unless `force` (they are
-   * then released and counted in the result).
+   * FailedPreconditionError while containers are placed on it, and while addresses or router ids
+   * are allocated unless `force` (they are then released and counted in the result).
    */
   async deleteNetwork(tenant: string, name: string, options: { force?: boolean } = {}): Promise<DeleteNetworkResult> {
     checkName(tenant, 'tenant');
@@ -586,6 +586,7 @@ export class Allocator {
     const cidr = parseCidr(net.cidr);
     checkAssignable(cidr, value);
     const host = value - cidr.network;
+    // For the message; the delete below also leaves a container's address alone (one placed since).
     const holders = await containersHolding(this.db, net.id, host);
     if (holders.length > 0) {
       throw new FailedPreconditionError(`release ${address} in network ${tenant}/${network}: container ${describeHolders(holders)} holds it; delete the container instead`);
@@ -597,6 +598,7 @@ export class Allocator {
       ),
       del AS (
         DELETE FROM addresses a USING blk WHERE a.network_id = blk.network_id AND a.host = ${host}::int
+          AND NOT EXISTS (SELECT 1 FROM containers c WHERE c.network_id = a.network_id AND c.address_host = a.host)
         RETURNING a.idempotency_key
       ),
       upd AS (

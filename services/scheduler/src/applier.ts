@@ -490,10 +490,9 @@ export class Applier {
     const requests = job.specs.map((s) => toPlacementRequest(s, networks.get(`${s.tenant}/${s.network}`)!.physicalNetwork));
     const result = sequence.place(requests, now, { scoring: job.policy });
     if (!result.ok) {
-      // The message counts the hosts each filter turned away; it names the request, and the prefix its place in the batch.
+      // The message counts the hosts each filter turned away and names the request; the prefix gives its place in the batch.
       const { message, requestIndex } = result.reason;
-      const which = job.specs.length === 1 ? 'container' : `containers[${requestIndex}]`;
-      return fail(new ExhaustedError('hosts', `${which}: ${message}`, []));
+      return fail(new ExhaustedError('hosts', `${placeOf(job, requestIndex)}: ${message}`));
     }
     return { kind: 'plan', plan: result.plan };
   }
@@ -594,8 +593,13 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Where request `index` is in the request: `container` alone, or `containers[index]` of a batch. */
+function placeOf(job: PlaceJob, index: number): string {
+  return job.specs.length === 1 ? 'container' : `containers[${index}]`;
+}
+
 function fieldOf(job: PlaceJob, index: number, field: string): string {
-  return job.specs.length === 1 ? `container.${field}` : `containers[${index}].${field}`;
+  return `${placeOf(job, index)}.${field}`;
 }
 
 /** Turns database constraint violations into the domain's errors. */

@@ -79,9 +79,9 @@ export function registerNetworkCommands(program: Command): void {
 
   networks
     .command('delete')
-    .description('delete a network, returning its VLAN and subnet; refused while addresses are allocated unless --force')
+    .description('delete a network, returning its VLAN and subnet; refused while containers are on it, and while addresses are allocated unless --force')
     .requiredOption('--tenant <tenant>', 'tenant that owns the network')
-    .option('--force', 'release its allocated addresses too', false)
+    .option('--force', 'release its allocated addresses too (never those of containers: delete the containers first)', false)
     .argument('<name>', 'network name')
     .action(async (name: string, opts: { tenant: string; force: boolean }, command: Command) =>
       withClients(command, async (clients, { json }) => {

@@ -1,10 +1,10 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { CallError } from '../client.js';
+import { callUnary, CallError } from '../client.js';
 import { withClients } from '../context.js';
 import { parseSequence } from './options.js';
 
-/** How long `watch` waits for the scheduler to accept its connection. */
+/** How long `watch` waits for the scheduler's first answer. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Adds `fjordctl watch`: streams events until Ctrl-C. */
@@ -16,12 +16,13 @@ export function registerWatchCommand(program: Command): void {
     .option('--since <sequence>', 'first replay the events after this sequence number; 0 replays every event kept (default: new events only)', parseSequence)
     .action(async (opts: { tenant?: string; since?: number }, command: Command) =>
       withClients(command, async (clients, { json }) => {
-        // A stream has no deadline: without this wait, a scheduler that never answers would hang it.
-        await new Promise<void>((resolve, reject) =>
-          clients.placement.waitForReady(Date.now() + CONNECT_TIMEOUT_MS, (err) =>
-            err ? reject(new CallError(status.UNAVAILABLE, `no connection within ${CONNECT_TIMEOUT_MS / 1000} s: ${err.message}`, clients.server)) : resolve(),
-          ),
-        );
+        // A stream has no deadline: a cheap call with one first, so that a scheduler that is down
+        // fails at once with the cause and one that never answers fails after CONNECT_TIMEOUT_MS.
+        await callUnary(clients, clients.placement, clients.placement.listContainers, { tenant: '', host: '', network: '', limit: 1 }, CONNECT_TIMEOUT_MS).catch((err: unknown) => {
+          // Said as unreachable: a read that timed out changed nothing (explain's words for a timeout are about writes).
+          if (err instanceof CallError && err.code === status.DEADLINE_EXCEEDED) throw new CallError(status.UNAVAILABLE, `no answer within ${CONNECT_TIMEOUT_MS / 1000} s`, clients.server);
+          throw err;
+        });
         const request = { afterSequence: BigInt(opts.since ?? 0), fromStart: opts.since === 0, tenant: opts.tenant ?? '' };
         return new Promise<void>((resolve, reject) => {
           const stream = clients.placement.watch(request, new Metadata());

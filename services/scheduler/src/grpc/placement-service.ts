@@ -125,7 +125,7 @@ async function watch(deps: PlacementServiceDeps, call: ServerWritableStream<plac
     fail(call, err);
     return;
   }
-  let last = 0;
+  let last = start;
   let replaying = true;
   const buffered: placementV1.Event[] = [];
   const send = (event: placementV1.Event) => {
@@ -149,7 +149,6 @@ async function watch(deps: PlacementServiceDeps, call: ServerWritableStream<plac
   call.on('cancelled', () => sub.unsubscribe());
   call.on('close', () => sub.unsubscribe());
   try {
-    last = start;
     for (;;) {
       const page = await listEvents(db, last, tenant || undefined, 1000);
       for (const e of page) send(toProtoEvent(e));

@@ -86,7 +86,10 @@ export interface ListNetworksResponse {
 export interface DeleteNetworkRequest {
   tenant: string;
   name: string;
-  /** Delete even when addresses are still allocated (they are released). */
+  /**
+   * Delete even when addresses are still allocated (they are released). Never while containers
+   * are placed on the network: their addresses are theirs until they are deleted.
+   */
   force: boolean;
 }
 

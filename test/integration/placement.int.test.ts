@@ -338,7 +338,12 @@ describe('placement end to end: scheduler and three workers over real Postgres a
   });
 
   it('places nothing new on a cordoned host', async () => {
+    const before = await lastEventSequence(env.db);
     await unary(fleet, fleet.cordonHost, { name: 'hv1' });
+    await unary(fleet, fleet.cordonHost, { name: 'hv1' });
+    // Cordoning a cordoned host changes nothing, and records nothing.
+    const hostEvents = (await listEvents(env.db, before)).filter((e) => e.kind.startsWith('host.'));
+    expect(hostEvents.map((e) => `${e.kind} ${e.subject}`)).toEqual(['host.cordoned hv1']);
     const { containers } = await unary(placement, placement.placeBatch, { containers: [1, 2, 3, 4].map((i) => spec(`after-cordon-${i}`)), policy: 'spread' });
     expect(containers.map((c) => c.host)).not.toContain('hv1');
     await unary(fleet, fleet.uncordonHost, { name: 'hv1' });

@@ -94,10 +94,14 @@ export function bumpGenerationsCte(hosts: readonly string[]): RawBuilder<unknown
   )`;
 }
 
-/** Sets a host's scheduling state; returns false when there is no such host. */
-export async function setHostState(trx: Kysely<Database>, name: string, state: HostState): Promise<boolean> {
-  const result = await trx.updateTable('hosts').set({ state, updated_at: sql`now()` }).where('name', '=', name).executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+/** Sets a host's scheduling state; returns the state it had, or undefined when there is no such host. */
+export async function setHostState(trx: Kysely<Database>, name: string, state: HostState): Promise<HostState | undefined> {
+  const { rows } = await sql<{ previous: HostState }>`
+    UPDATE hosts h SET state = ${state}, updated_at = now()
+    FROM (SELECT name, state FROM hosts WHERE name = ${name} FOR NO KEY UPDATE) AS old
+    WHERE h.name = old.name
+    RETURNING old.state AS previous`.execute(trx);
+  return rows[0]?.previous;
 }
 
 /**

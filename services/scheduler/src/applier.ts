@@ -187,12 +187,13 @@ export class Applier {
     }
   }
 
-  /** Changes a host's scheduling state (cordon, uncordon). */
+  /** Changes a host's scheduling state (cordon, uncordon); a host already in it records no event. */
   setHostState(name: string, state: HostState, event: string): Promise<void> {
     return this.exclusive(async () => {
       await this.transaction(async (trx) => {
-        if (!(await setHostState(trx, name, state))) throw new NotFoundError('name', `host ${name} does not exist`);
-        await recordChanges(trx, [{ kind: event, subject: name, host: name, message: `state ${state}` }], []);
+        const previous = await setHostState(trx, name, state);
+        if (previous === undefined) throw new NotFoundError('name', `host ${name} does not exist`);
+        if (previous !== state) await recordChanges(trx, [{ kind: event, subject: name, host: name, message: `state ${state}` }], []);
       });
       await this.refreshHosts([name]);
       this.log.info({ host: name, state }, event);

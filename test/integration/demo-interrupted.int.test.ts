@@ -53,16 +53,18 @@ async function interruptDemo(name: string, signal: NodeJS.Signals | 'closed outp
 }
 
 describe('fjordctl demo stopped by a signal', () => {
+  const { SIGHUP, SIGPIPE, SIGTERM } = constants.signals;
   it.each([
-    { signal: 'SIGHUP', hangUp: true, name: 'fjthup', exitCode: 128 + constants.signals.SIGHUP },
-    { signal: 'SIGTERM', hangUp: false, name: 'fjtterm', exitCode: 128 + constants.signals.SIGTERM },
+    // A hang-up: the demo stops on the signal or on its first write that fails, whichever it sees first.
+    { signal: 'SIGHUP', hangUp: true, name: 'fjthup', exitCodes: [128 + SIGHUP, 128 + SIGPIPE] },
+    { signal: 'SIGTERM', hangUp: false, name: 'fjtterm', exitCodes: [128 + SIGTERM] },
     // Its output closed (a pipe to `head`): it stops as a broken pipe would, with its cleanup.
-    { signal: 'closed output', hangUp: false, name: 'fjtpipe', exitCode: 128 + constants.signals.SIGPIPE },
-  ] as const)('on $signal removes its scheduler, database, streams and files, and exits with $exitCode', async ({ signal, hangUp, name, exitCode }) => {
+    { signal: 'closed output', hangUp: false, name: 'fjtpipe', exitCodes: [128 + SIGPIPE] },
+  ] as const)('on $signal removes its scheduler, database, streams and files, and exits with one of $exitCodes', async ({ signal, hangUp, name, exitCodes }) => {
     const { output, code, dir } = await interruptDemo(name, signal, { hangUp });
     expect(output).toContain(`database ${name}_db on 127.0.0.1`);
     if (signal === 'SIGTERM') expect(output).toContain(`${signal}: removing everything the demo made`);
-    expect(code, output).toBe(exitCode);
+    expect(exitCodes as readonly (number | null)[], output).toContain(code);
     expect(dir, output).toMatch(/fjord-demo-/);
     expect(existsSync(dir)).toBe(false);
     const ps = (await sh('ps', ['-eo', 'args'], { what: 'list processes' })).stdout;

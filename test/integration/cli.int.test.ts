@@ -143,7 +143,8 @@ describe('fjordctl', () => {
     await scheduler.stop();
     stopped = true;
     expect(await ended.exited).not.toBe(0);
-    expect(ended.stderr()).toMatch(/the scheduler at 127\.0\.0\.1:\d+ ended the stream of events \(.*\); did it stop\?/);
+    // As it stops, the scheduler cancels the stream or drops the connection: either is reported.
+    expect(ended.stderr()).toMatch(/the scheduler at 127\.0\.0\.1:\d+ ended the stream of events \(.*\); did it stop\?|cannot reach the scheduler at 127\.0\.0\.1:\d+/);
   });
 });
 

@@ -1,14 +1,13 @@
-import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '@fjord/core';
-import { encode, HostVerb, subjects as buildSubjects } from '@fjord/bus';
+import { encode, HostVerb } from '@fjord/bus';
 import { workerV1 } from '@fjord/proto';
 import type { Scheduler } from '@fjord/scheduler';
 import { Allocator, currentLease, FencedError, lastEventSequence, listEvents, recordObserved } from '@fjord/store';
-import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
+import type { TestDatabase } from '@fjord/testkit';
 import { registerFakeHost } from '../support/fake-hosts.js';
-import { seedPhysicalNetwork, startScheduler, stopSchedulerTest } from '../support/placement-setup.js';
+import { startSchedulerTestBed } from '../support/placement-setup.js';
 
 const spec = (name: string) => ({
   tenant: 'acme',
@@ -29,15 +28,14 @@ const spec = (name: string) => ({
  * renewals are far apart: the lease changes hands unnoticed, and only a write's fence can tell.
  */
 async function startLeader() {
-  const nats = natsTestEnv();
-  const subjects = buildSubjects(nats.prefix);
-  const env = await createTestDatabase();
-  await seedPhysicalNetwork(env.db);
-  await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
-  const nc = await connect({ servers: nats.url });
-  const scheduler = await startScheduler(env.db, nats, { leaseTtlMs: 60_000, leaseRenewMs: 30_000 });
-  const epoch = await registerFakeHost(nc, subjects, 'hv1');
-  return { subjects, env, nc, scheduler, epoch, stop: () => stopSchedulerTest({ scheduler, nc, subjects, env }) };
+  const bed = await startSchedulerTestBed({ leaseTtlMs: 60_000, leaseRenewMs: 30_000 });
+  try {
+    await new Allocator(bed.env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
+    return { ...bed, epoch: await registerFakeHost(bed.nc, bed.subjects, 'hv1') };
+  } catch (err) {
+    await bed.stop();
+    throw err;
+  }
 }
 
 let env: TestDatabase;

@@ -4,13 +4,13 @@
  * process.
  */
 import { randomUUID } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
-import { deleteStreams, type Subjects } from '@fjord/bus';
+import { deleteStreams, subjects as buildSubjects, type Subjects } from '@fjord/bus';
 import { Scheduler, type SchedulerOptions } from '@fjord/scheduler';
 import { syncPhysicalNetworks, syncSubnetPools, type ContainerToPlace, type Database } from '@fjord/store';
-import type { TestDatabase } from '@fjord/testkit';
+import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 
 /** `physnet1` (VLANs 100-199) and the subnet pool `default` (10.96.0.0/16 in /24s). */
 export async function seedPhysicalNetwork(db: Kysely<Database>): Promise<void> {
@@ -68,4 +68,25 @@ export async function stopSchedulerTest(parts: { scheduler?: Scheduler; nc?: Nat
     await parts.nc.close();
   }
   await parts.env?.drop();
+}
+
+/**
+ * A scheduler replica (see {@link startScheduler}) on a database, seeded with
+ * {@link seedPhysicalNetwork}, and a NATS prefix of its own, with a NATS connection for the test;
+ * `stop` undoes it all ({@link stopSchedulerTest}), as does a failure half-way through.
+ */
+export async function startSchedulerTestBed(timing: Parameters<typeof startScheduler>[2] = {}) {
+  const nats = natsTestEnv();
+  const subjects = buildSubjects(nats.prefix);
+  const parts: { scheduler?: Scheduler; nc?: NatsConnection; subjects: Subjects; env?: TestDatabase } = { subjects };
+  try {
+    const env = (parts.env = await createTestDatabase());
+    await seedPhysicalNetwork(env.db);
+    const nc = (parts.nc = await connect({ servers: nats.url }));
+    const scheduler = (parts.scheduler = await startScheduler(env.db, nats, timing));
+    return { nats, subjects, env, nc, scheduler, stop: () => stopSchedulerTest(parts) };
+  } catch (err) {
+    await stopSchedulerTest(parts);
+    throw err;
+  }
 }

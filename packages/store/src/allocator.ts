@@ -586,11 +586,6 @@ export class Allocator {
     const cidr = parseCidr(net.cidr);
     checkAssignable(cidr, value);
     const host = value - cidr.network;
-    // For the message; the delete below also leaves a container's address alone (one placed since).
-    const holders = await containersHolding(this.db, net.id, host);
-    if (holders.length > 0) {
-      throw new FailedPreconditionError(`release ${address} in network ${tenant}/${network}: container ${describeHolders(holders)} holds it; delete the container instead`);
-    }
     const blockStart = host - (host % BLOCK);
     const { rows } = await sql<{ n: number }>`
       WITH blk AS MATERIALIZED (
@@ -611,7 +606,13 @@ export class Allocator {
           AND NOT EXISTS (SELECT 1 FROM addresses a WHERE a.network_id = ${net.id} AND a.idempotency_key = del.idempotency_key AND a.host <> ${host}::int)
       )
       SELECT count(*)::int AS n FROM del`.execute(this.db);
-    if (rows[0]?.n !== 1) throw new NotFoundError('address', `${address} is not allocated in network ${tenant}/${network}`);
+    if (rows[0]?.n === 1) return;
+    // Nothing released: a container's address is left alone (the delete above), else it was not allocated.
+    const holders = await containersHolding(this.db, net.id, host);
+    if (holders.length > 0) {
+      throw new FailedPreconditionError(`release ${address} in network ${tenant}/${network}: container ${describeHolders(holders)} holds it; delete the container instead`);
+    }
+    throw new NotFoundError('address', `${address} is not allocated in network ${tenant}/${network}`);
   }
 
   /** Every allocated address of `tenant/network`, in address order. */

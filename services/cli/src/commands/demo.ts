@@ -3,15 +3,10 @@ import { isLabName, LAB_NAME_RULE, MAX_LAB_HOSTS } from '@fjord/lab';
 import { runDemo } from '../demo/run.js';
 import { globalOptions } from '../context.js';
 import { printJson } from '../output.js';
-import { parsePositive } from './options.js';
+import { parsePositive, wholeNumber } from './options.js';
 
 /** Each tenant spreads one container per host, so the demo needs at least three; a lab has at most {@link MAX_LAB_HOSTS}. */
-function demoHostCount(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 3 || Number(value) > MAX_LAB_HOSTS) {
-    throw new CommanderArgumentError(`expected a host count from 3 (each tenant spreads one container per host) to ${MAX_LAB_HOSTS}, got "${value}"`);
-  }
-  return Number(value);
-}
+const demoHostCount = wholeNumber({ min: 3, max: MAX_LAB_HOSTS, what: 'a host count', minWhy: 'each tenant spreads one container per host' });
 
 /** The lab's name, also a NATS subject prefix and a database stem. */
 function demoName(value: string): string {

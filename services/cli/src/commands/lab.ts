@@ -1,11 +1,9 @@
-import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { Command } from 'commander';
 import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, MAX_LAB_HOSTS, labDown, labHeal, labKill, labPartition, labStatus, labUp, type LabRef, type LabStatus } from '@fjord/lab';
 import { printJson, printTable } from '../output.js';
+import { wholeNumber } from './options.js';
 
-function hostCount(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_LAB_HOSTS) throw new CommanderArgumentError(`expected a host count from 1 to ${MAX_LAB_HOSTS}, got "${value}"`);
-  return Number(value);
-}
+const hostCount = wholeNumber({ min: 1, max: MAX_LAB_HOSTS, what: 'a host count' });
 
 /** Options every `lab` subcommand shares. */
 interface LabOpts {

@@ -5,27 +5,27 @@ import { parseCpuMillis, parseMemoryBytes } from '@fjord/core';
 /** The largest value of the API's 32-bit fields (counts, limits, VLANs, cpu millicores). */
 const UINT32_MAX = 4_294_967_295;
 
-function parseWhole(value: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new CommanderArgumentError(`expected a whole number from ${min} to ${max}, got "${value}"`);
-  }
-  return Number(value);
+/**
+ * A parser of whole numbers from `min` to `max`; its refusal says `what` it expected and, after the
+ * minimum, `minWhy`.
+ */
+export function wholeNumber({ min, max, what = 'a whole number', minWhy }: { min: number; max: number; what?: string; minWhy?: string }): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new CommanderArgumentError(`expected ${what} from ${min}${minWhy ? ` (${minWhy})` : ''} to ${max}, got "${value}"`);
+    }
+    return Number(value);
+  };
 }
 
 /** A whole number, zero included, that fits the API's 32-bit fields. */
-export function parseCount(value: string): number {
-  return parseWhole(value, 0, UINT32_MAX);
-}
+export const parseCount = wholeNumber({ min: 0, max: UINT32_MAX });
 
 /** A whole number above zero that fits the API's 32-bit fields. */
-export function parsePositive(value: string): number {
-  return parseWhole(value, 1, UINT32_MAX);
-}
+export const parsePositive = wholeNumber({ min: 1, max: UINT32_MAX });
 
 /** An event sequence number. */
-export function parseSequence(value: string): number {
-  return parseWhole(value, 0, Number.MAX_SAFE_INTEGER);
-}
+export const parseSequence = wholeNumber({ min: 0, max: Number.MAX_SAFE_INTEGER });
 
 /** Cpu (`500m`, `2`), in millicores. */
 export function parseCpuOption(value: string): number {

@@ -69,7 +69,7 @@ afterAll(async () => {
 describe('applier, a placement commit without an answer', () => {
   it('answers the request with what committed, and counts it: the next placement finds the host full', async () => {
     const lease = await acquireOrRenewLease(env.db, SCHEDULER_LEASE, 'me', 60_000);
-    const applier = new Applier(env.db.withPlugin(new LoseNextAnswer(PLACEMENT)), lease!, await FleetState.load(env.db), () => undefined, pino({ level: 'silent' }));
+    const applier = new Applier(env.db.withPlugin(new LoseNextAnswer(PLACEMENT)), lease!, await FleetState.load(env.db, 60_000), () => undefined, pino({ level: 'silent' }));
     try {
       const [a] = await applier.place([spec('a')], 'spread');
       expect(a).toMatchObject({ name: 'a', host: 'hv1' });
@@ -85,7 +85,7 @@ describe('applier, hosts a commit changed that cannot be read back', () => {
   it('steps down, and places nothing more, rather than lead on a view without the change', async () => {
     const lease = await acquireOrRenewLease(env.db, SCHEDULER_LEASE, 'me', 60_000);
     const stepDowns: string[] = [];
-    const applier = new Applier(env.db.withPlugin(new LoseNextAnswer(HOSTS_READ)), lease!, await FleetState.load(env.db), () => undefined, pino({ level: 'silent' }), (reason) => void stepDowns.push(reason));
+    const applier = new Applier(env.db.withPlugin(new LoseNextAnswer(HOSTS_READ)), lease!, await FleetState.load(env.db, 60_000), () => undefined, pino({ level: 'silent' }), (reason) => void stepDowns.push(reason));
     try {
       await expect(applier.setHostState('hv1', 'CORDONED', 'host.cordoned')).rejects.toThrow(/the test lost the answer/);
       expect(stepDowns).toEqual(['hosts changed by a commit could not be read back']);

@@ -14,6 +14,8 @@ import { Agent, FakeRuntime, FakeSwitch } from '@fjord/worker';
 const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
 const log = pino({ level: 'silent' });
+/** The scheduler's `hostStaleAfterMs` here: ten of the agents' 200 ms heartbeats. */
+const STALE_MS = 2000;
 let env: TestDatabase;
 let scheduler: Scheduler;
 let nc: NatsConnection;
@@ -101,7 +103,7 @@ beforeAll(async () => {
   await seedPhysicalNetwork(env.db);
   await new Allocator(env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', subnetPool: 'default' });
   nc = await connect({ servers: nats.url });
-  scheduler = await startScheduler(env.db, nats);
+  scheduler = await startScheduler(env.db, nats, { hostStaleAfterMs: STALE_MS });
   placement = new placementV1.PlacementServiceClient(`127.0.0.1:${scheduler.port}`, credentials.createInsecure());
   fleet = new fleetV1.FleetServiceClient(`127.0.0.1:${scheduler.port}`, credentials.createInsecure());
   addHost('hv1', { zone: 'a', rack: 'r1' });
@@ -347,8 +349,29 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     const { containers } = await unary(placement, placement.placeBatch, { containers: [1, 2, 3, 4].map((i) => spec(`after-cordon-${i}`)), policy: 'spread' });
     expect(containers.map((c) => c.host)).not.toContain('hv1');
     await unary(fleet, fleet.uncordonHost, { name: 'hv1' });
+    // At once placeable again: reading the host back after the change keeps when it was last heard from.
+    const { container } = await place(spec('after-uncordon', { constraints: ['rack=r1'] }));
+    expect(container?.host).toBe('hv1');
+    await unary(placement, placement.deleteContainer, { tenant: 'acme', name: 'after-uncordon' });
     const unknown = await failure(unary(fleet, fleet.cordonHost, { name: 'hv9' }));
     expect(unknown.code).toBe(status.NOT_FOUND);
+  });
+
+  it('skips a host whose worker has not been heard from for hostStaleAfterMs, and places on it again once it is back', async () => {
+    const hv3 = hosts.get('hv3')!;
+    await hv3.agent.stop();
+    await new Promise((r) => setTimeout(r, STALE_MS + 500));
+    const silent = await failure(place(spec('while-silent', { constraints: ['zone=b'] })));
+    expect(silent.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(silent.details).toBe('container: place while-silent: no host fits (3 hosts: 1 with a stale heartbeat, 2 failing a label constraint)');
+    // The others' heartbeats kept them placeable all along.
+    const { containers } = await unary(placement, placement.placeBatch, { containers: [1, 2, 3].map((i) => spec(`while-silent-${i}`)), policy: 'spread' });
+    expect(new Set(containers.map((c) => c.host))).toEqual(new Set(['hv1', 'hv2']));
+    hv3.agent = startAgent('hv3', hv3.runtime, hv3.switch, { zone: 'b', rack: 'r3' });
+    const { container } = await eventually('hv3 placeable again', async () => place(spec('back', { constraints: ['zone=b'] })).catch(() => undefined), 5000);
+    expect(container?.host).toBe('hv3');
+    await eventually('back running', async () => (await containerState('back')) === 'RUNNING');
+    for (const name of ['back', ...containers.map((c) => c.spec!.name)]) await unary(placement, placement.deleteContainer, { tenant: 'acme', name });
   });
 
   it('streams events to watchers', async () => {

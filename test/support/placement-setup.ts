@@ -42,7 +42,7 @@ export function containerToPlace(name: string, networkId: string, host: string):
 export function startScheduler(
   db: Kysely<Database>,
   nats: { url: string; prefix: string },
-  timing: Partial<Pick<SchedulerOptions, 'leaseTtlMs' | 'leaseRenewMs' | 'heartbeatIntervalMs'>> = {},
+  timing: Partial<Pick<SchedulerOptions, 'leaseTtlMs' | 'leaseRenewMs' | 'heartbeatIntervalMs' | 'hostStaleAfterMs'>> = {},
 ): Promise<Scheduler> {
   return Scheduler.start({
     db,
@@ -53,6 +53,7 @@ export function startScheduler(
     leaseTtlMs: 3000,
     leaseRenewMs: 500,
     heartbeatIntervalMs: 200,
+    hostStaleAfterMs: 5000,
     ...timing,
   });
 }

@@ -52,6 +52,13 @@ describe('loadConfig()', () => {
     expect(loadConfig(SchedulerConfig, schedulerEnv, { file, env: { FJORD_LEASE_TTL_MS: '1600' } }).leaseTtlMs).toBe(1600);
   });
 
+  it('refuses a host staleness that one late heartbeat would reach', () => {
+    const file = writeConfig({ heartbeatIntervalMs: 1000, hostStaleAfterMs: 1500 });
+    expect(() => loadConfig(SchedulerConfig, schedulerEnv, { file, env: {} })).toThrow(/hostStaleAfterMs: must be at least twice heartbeatIntervalMs \(1000\)/);
+    expect(loadConfig(SchedulerConfig, schedulerEnv, { file, env: { FJORD_HOST_STALE_AFTER_MS: '2000' } }).hostStaleAfterMs).toBe(2000);
+    expect(loadConfig(SchedulerConfig, schedulerEnv, { file: undefined, env: {} }).hostStaleAfterMs).toBe(5000);
+  });
+
   it('refuses keys it does not know, so that a misspelt one is not silently ignored', () => {
     const file = writeConfig({ leaseTTLms: 3000, physicalNetworks: [{ name: 'physnet1', vlanRanges: '100-199', vlans: '200' }] });
     let error: unknown;

@@ -28,6 +28,7 @@ export const SchedulerConfig = z.strictObject({
   leaseTtlMs: z.coerce.number().int().min(500).default(5000).describe('how long the leader lease lasts without renewal'),
   leaseRenewMs: z.coerce.number().int().min(100).default(1000).describe('how often the leader renews (and others try for) the lease'),
   heartbeatIntervalMs: z.coerce.number().int().min(100).default(1000).describe('heartbeat interval told to workers at registration'),
+  hostStaleAfterMs: z.coerce.number().int().default(5000).describe('placement skips a host not heard from for this long'),
   databasePoolSize: z.number().int().min(1).max(200).default(20).describe('Postgres connections the scheduler keeps open'),
   physicalNetworks: z
     .array(PhysicalNetworkConfig)
@@ -47,6 +48,14 @@ export const SchedulerConfig = z.strictObject({
       message: `must exceed leaseRenewMs (${config.leaseRenewMs}) by more than ${LEASE_WRITE_MARGIN_MS} ms, the lease each write needs left`,
     });
   }
+  // One late heartbeat must not make a live host look dead.
+  if (config.hostStaleAfterMs < 2 * config.heartbeatIntervalMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hostStaleAfterMs'],
+      message: `must be at least twice heartbeatIntervalMs (${config.heartbeatIntervalMs})`,
+    });
+  }
 });
 
 /** The validated scheduler configuration. */
@@ -63,4 +72,5 @@ export const schedulerEnv = {
   FJORD_LEASE_TTL_MS: 'leaseTtlMs',
   FJORD_LEASE_RENEW_MS: 'leaseRenewMs',
   FJORD_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
+  FJORD_HOST_STALE_AFTER_MS: 'hostStaleAfterMs',
 } as const;

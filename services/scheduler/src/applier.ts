@@ -9,7 +9,6 @@ import {
   PlacementSequence,
   releasePlacements,
   runtimeNameOf,
-  updateHosts,
   UnavailableError,
   type HostState,
   type Placement,
@@ -82,6 +81,8 @@ interface DecidedGroup {
   outcomes: Outcome[];
   networks: Map<string, Network>;
   sequence: PlacementSequence;
+  /** The time its decisions judge hosts' heartbeats against (one for the group keeps its rankings reusable). */
+  now: number;
   /** The containers the group's plans create, by `tenant/name`. */
   taken: Map<string, ContainerSpecInput>;
 }
@@ -179,6 +180,9 @@ export class Applier {
         return epochs;
       });
       await this.refreshHosts([...byHost.keys()]);
+      // A registration is word from the host: it is live before its first heartbeat.
+      const now = Date.now();
+      for (const name of byHost.keys()) this.state.heard(name, now);
       this.onCommit();
       for (const [name, hostJobs] of byHost) for (const job of hostJobs) job.resolve(epochs.get(name)!.epoch);
       this.log.info({ hosts: byHost.size, first: jobs[0]?.registration.name }, 'hosts registered');
@@ -204,7 +208,7 @@ export class Applier {
   private async refreshHosts(names: string[]): Promise<void> {
     try {
       const hosts = await listHosts(this.db, { names });
-      this.state.snapshot = updateHosts(this.state.snapshot, hosts.map(toCoreHost));
+      this.state.update(hosts.map(toCoreHost));
     } catch (err) {
       this.stepDown('hosts changed by a commit could not be read back', err);
       throw err;
@@ -383,7 +387,7 @@ export class Applier {
     const specs = group.flatMap((job) => job.specs);
     const [existing, networks] = await Promise.all([fresh ? findContainers(this.db, specs) : [], this.networksOf(specs)]);
     const existingByKey = new Map(existing.map((c) => [`${c.tenant}/${c.name}`, c]));
-    const now = Date.now();
+    const now = before?.now ?? Date.now();
     const outcomes = [...(before?.outcomes ?? [])];
     const taken = new Map(before?.taken);
     for (const [key, network] of before?.networks ?? []) networks.set(key, network);
@@ -393,7 +397,7 @@ export class Applier {
       if (outcome.kind !== 'plan') continue;
       for (const s of job.specs) taken.set(`${s.tenant}/${s.name}`, s);
     }
-    return { group: [...(before?.group ?? []), ...group], outcomes, networks, sequence, taken };
+    return { group: [...(before?.group ?? []), ...group], outcomes, networks, sequence, now, taken };
   }
 
   /** The networks of these specs that exist, read only where not known from earlier decisions. */
@@ -489,7 +493,7 @@ export class Applier {
       if (!networks.has(`${spec.tenant}/${spec.network}`)) return fail(new NotFoundError(fieldOf(job, i, 'network'), `network ${spec.tenant}/${spec.network} does not exist`));
     }
     const requests = job.specs.map((s) => toPlacementRequest(s, networks.get(`${s.tenant}/${s.network}`)!.physicalNetwork));
-    const result = sequence.place(requests, now, { scoring: job.policy });
+    const result = sequence.place(requests, now, { scoring: job.policy, maxHeartbeatAgeMs: this.state.staleAfterMs });
     if (!result.ok) {
       // The message counts the hosts each filter turned away and names the request; the prefix gives its place in the batch.
       const { message, requestIndex } = result.reason;
@@ -522,7 +526,7 @@ export class Applier {
   private async recountIfUnknown(cause: unknown): Promise<void> {
     if (this.stopped || cause instanceof AddressesShortError || refusedByPostgres(cause)) return;
     try {
-      this.state.snapshot = (await FleetState.load(this.db)).snapshot;
+      await this.state.reload(this.db);
       this.log.warn({ err: cause }, 'a placement commit got no answer; read the fleet again before deciding again');
     } catch (err) {
       this.stepDown('the outcome of a commit is unknown and the fleet cannot be read', err);

@@ -220,6 +220,7 @@ export class HostProtocol {
   private onHeartbeat(msg: Msg): void {
     const hb = hostMessage(this.subjects, msg, workerV1.Heartbeat, 'Heartbeat', this.log);
     if (!hb || !this.current(hb.host, hb.epoch)) return;
+    this.state.heard(hb.host, Date.now());
     this.heartbeats.add(hb.host);
     this.applied.set(hb.host, Math.max(this.applied.get(hb.host) ?? 0, Number(hb.appliedGeneration)));
   }
@@ -227,6 +228,7 @@ export class HostProtocol {
   private onStatus(msg: Msg): void {
     const report = hostMessage(this.subjects, msg, workerV1.StatusReport, 'StatusReport', this.log);
     if (!report || !this.current(report.host, report.epoch)) return;
+    this.state.heard(report.host, Date.now());
     this.heartbeats.add(report.host);
     this.applied.set(report.host, Math.max(this.applied.get(report.host) ?? 0, Number(report.appliedGeneration)));
     for (const c of report.containers) {
@@ -244,7 +246,7 @@ export class HostProtocol {
   /**
    * Writes what arrived since the last flush: observed states every flush; every 20th, applied
    * generations that rose and the heartbeat times of hosts whose time written is older than
-   * {@link HEARTBEAT_WRITE_MS} (both are for display; liveness is judged in memory). Writing every
+   * {@link HEARTBEAT_WRITE_MS} (both are for display; liveness is judged in memory, see {@link FleetState.heard}). Writing every
    * host's time every 2 s cost Postgres more than the placements did.
    */
   private async flush(final = false): Promise<void> {

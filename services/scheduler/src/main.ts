@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     leaseTtlMs: config.leaseTtlMs,
     leaseRenewMs: config.leaseRenewMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    hostStaleAfterMs: config.hostStaleAfterMs,
   });
   log.info({ listen: config.grpcListen, port: scheduler.port }, 'scheduler serving gRPC');
 

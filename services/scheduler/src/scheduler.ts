@@ -29,6 +29,8 @@ export interface SchedulerOptions {
   leaseTtlMs: number;
   leaseRenewMs: number;
   heartbeatIntervalMs: number;
+  /** Placement skips a host not heard from (heartbeat, report, registration) for this long. */
+  hostStaleAfterMs: number;
 }
 
 /** Leader-only machinery, alive while this replica holds the lease. */
@@ -96,7 +98,7 @@ export class Scheduler {
 
   private async lead(lease: Lease): Promise<void> {
     const { db, log } = this.options;
-    const state = await FleetState.load(db);
+    const state = await FleetState.load(db, this.options.hostStaleAfterMs);
     const fence = { name: SCHEDULER_LEASE, lease };
     const relay = new OutboxRelay(db, this.nc, this.subjects, log, fence);
     const relinquish = (reason: string) => this.election.relinquish(reason);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
 import type { Scheduler } from '@fjord/scheduler';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
-import { registerFakeHost } from '../support/fake-hosts.js';
+import { heartbeatFakeHosts, registerFakeHost } from '../support/fake-hosts.js';
 import { seedPhysicalNetwork, startScheduler } from '../support/placement-setup.js';
 import { startService } from '../../services/cli/src/demo/processes.js';
 import { runFjordctl, type FjordctlRun } from '../support/fjordctl.js';
@@ -18,6 +18,7 @@ const nats = natsTestEnv();
 let env: TestDatabase;
 let scheduler: Scheduler;
 let nc: NatsConnection;
+let stopHeartbeats: (() => void) | undefined;
 /** The last test stops the scheduler. */
 let stopped = false;
 
@@ -31,10 +32,12 @@ beforeAll(async () => {
   await seedPhysicalNetwork(env.db);
   scheduler = await startScheduler(env.db, nats, { heartbeatIntervalMs: 1000 });
   nc = await connect({ servers: nats.url });
-  await registerFakeHost(nc, buildSubjects(nats.prefix), 'hv1', { zone: 'a' });
+  const epoch = await registerFakeHost(nc, buildSubjects(nats.prefix), 'hv1', { zone: 'a' });
+  stopHeartbeats = heartbeatFakeHosts(nc, buildSubjects(nats.prefix), [{ host: 'hv1', epoch }]);
 });
 
 afterAll(async () => {
+  stopHeartbeats?.();
   if (!stopped) await scheduler?.stop();
   if (nc) {
     await deleteStreams(nc, buildSubjects(nats.prefix));
@@ -110,6 +113,15 @@ describe('fjordctl', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('marks the options a command requires in its help', async () => {
+    const help = await fjordctl('place', '--help');
+    expect(help.code).toBe(0);
+    const line = (option: string) => help.stdout.split('\n').find((l) => l.trimStart().startsWith(option)) ?? '';
+    expect(line('--tenant')).toMatch(/\(required\)$/);
+    expect(line('--name')).toMatch(/\(required\)$/);
+    expect(line('--cpu')).not.toMatch(/required/);
   });
 
   it('says the scheduler is unreachable instead of hanging', async () => {

@@ -6,7 +6,7 @@ import { deleteStreams, subjects as buildSubjects } from '@fjord/bus';
 import { placementV1 } from '@fjord/proto';
 import { Allocator, currentLease } from '@fjord/store';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
-import { registerFakeHost } from '../support/fake-hosts.js';
+import { heartbeatFakeHosts, registerFakeHost } from '../support/fake-hosts.js';
 import { seedPhysicalNetwork } from '../support/placement-setup.js';
 import { startSchedulerProcess, type SchedulerProcess } from '../support/scheduler-process.js';
 
@@ -16,6 +16,7 @@ const config = { leaseTtlMs: 2000, leaseRenewMs: 500, physicalNetworks: [{ name:
 let env: TestDatabase;
 let nc: NatsConnection;
 const replicas: SchedulerProcess[] = [];
+let stopHeartbeats: (() => void) | undefined;
 
 beforeAll(async () => {
   env = await createTestDatabase();
@@ -25,6 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  stopHeartbeats?.();
   for (const r of replicas) await r.stop();
   if (nc) {
     await deleteStreams(nc, subjects);
@@ -71,7 +73,9 @@ describe('leader failover between two scheduler processes', () => {
     replicas.push(await startSchedulerProcess({ replicaId: 'replica-a', databaseUrl: env.url, subjectPrefix: nats.prefix, config }));
     await waitForLeader('replica-a', 10_000);
     replicas.push(await startSchedulerProcess({ replicaId: 'replica-b', databaseUrl: env.url, subjectPrefix: nats.prefix, config }));
-    for (const host of ['hv1', 'hv2', 'hv3']) await registerFakeHost(nc, subjects, host);
+    const fleet: { host: string; epoch: number }[] = [];
+    for (const host of ['hv1', 'hv2', 'hv3']) fleet.push({ host, epoch: await registerFakeHost(nc, subjects, host) });
+    stopHeartbeats = heartbeatFakeHosts(nc, subjects, fleet);
     const [a, b] = replicas as [SchedulerProcess, SchedulerProcess];
 
     const acknowledged = new Set<string>();

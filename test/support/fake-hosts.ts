@@ -1,6 +1,6 @@
 /**
- * Registers hosts over the real worker protocol without running workers, for tests of the
- * scheduler alone (placement does not need a worker to answer).
+ * Registers hosts, and sends their heartbeats, over the real worker protocol without running
+ * workers, for tests of the scheduler alone (placement does not need a worker to answer).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decode, encode, HostVerb, type Subjects } from '@fjord/bus';
@@ -39,4 +39,19 @@ export async function registerFakeHost(
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+}
+
+/**
+ * Sends each host's heartbeat every `intervalMs` until the returned function is called: placement
+ * skips a host not heard from for the scheduler's `hostStaleAfterMs`.
+ */
+export function heartbeatFakeHosts(nc: NatsConnection, subjects: Subjects, hosts: readonly { host: string; epoch: number }[], intervalMs = 500): () => void {
+  const beat = () => {
+    for (const { host, epoch } of hosts) {
+      nc.publish(subjects.host(host, HostVerb.Heartbeat), encode(workerV1.Heartbeat, { host, epoch: BigInt(epoch), appliedGeneration: 0n }));
+    }
+  };
+  beat();
+  const timer = setInterval(beat, intervalMs);
+  return () => clearInterval(timer);
 }

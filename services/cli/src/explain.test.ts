@@ -17,6 +17,13 @@ describe('explain', () => {
     );
   });
 
+  it('says a host name that does not resolve cannot be resolved, rather than that the scheduler may not be running', () => {
+    const err = new CallError(status.UNAVAILABLE, 'Name resolution failed for target dns:no-such-host.invalid:50051', 'no-such-host.invalid:50051', 30_000);
+    expect(explain(err)).toBe(
+      "cannot resolve the scheduler's host name no-such-host.invalid (Name resolution failed for target dns:no-such-host.invalid:50051); check --server or FJORD_SERVER",
+    );
+  });
+
   it('says a call that ran out of time found the scheduler unreachable or slow, and that a change may still have been applied', () => {
     const err = new CallError(status.DEADLINE_EXCEEDED, 'Deadline exceeded after 30.001s', '10.0.0.5:50051', 30_000);
     expect(explain(err)).toBe(

@@ -4,6 +4,9 @@ import { CallError } from './client.js';
 /** Turns any failure of a command into the one line fjordctl prints on stderr before exiting non-zero. */
 export function explain(err: unknown): string {
   if (err instanceof CallError) {
+    if (err.code === status.UNAVAILABLE && err.details.startsWith('Name resolution failed')) {
+      return `cannot resolve the scheduler's host name ${hostOf(err.server)} (${err.details}); check --server or FJORD_SERVER`;
+    }
     if (err.code === status.UNAVAILABLE) {
       return `cannot reach the scheduler at ${err.server} (${lastConnectError(err.details)}); is it running? (npm run scheduler)`;
     }
@@ -25,4 +28,9 @@ export function explain(err: unknown): string {
 function lastConnectError(details: string): string {
   const cause = /Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(details)?.[1];
   return cause ? cause : details;
+}
+
+/** The host part of `host:port` (`[v6]:port` too). */
+function hostOf(server: string): string {
+  return /^\[?(.*?)\]?(?::\d+)?$/.exec(server)?.[1] ?? server;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, Help, InvalidArgumentError, type Option } from 'commander';
 import { explain } from './explain.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -16,6 +16,13 @@ const program = new Command('fjordctl')
   .option('--server <host:port>', 'scheduler gRPC address', process.env.FJORD_SERVER ?? '127.0.0.1:50051')
   .option('--json', 'print JSON instead of tables', false)
   .showHelpAfterError()
+  // Commander's help does not say which options a command cannot do without; every command inherits this.
+  .configureHelp({
+    optionDescription(this: Help, option: Option): string {
+      const text = Help.prototype.optionDescription.call(this, option);
+      return option.mandatory ? `${text} (required)` : text;
+    },
+  })
   .exitOverride();
 
 registerContainerCommands(program);

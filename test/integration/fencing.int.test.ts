@@ -6,7 +6,7 @@ import { workerV1 } from '@fjord/proto';
 import type { Scheduler } from '@fjord/scheduler';
 import { Allocator, currentLease, FencedError, lastEventSequence, listEvents, recordObserved } from '@fjord/store';
 import type { TestDatabase } from '@fjord/testkit';
-import { registerFakeHost } from '../support/fake-hosts.js';
+import { heartbeatFakeHosts, registerFakeHost } from '../support/fake-hosts.js';
 import { startSchedulerTestBed } from '../support/placement-setup.js';
 
 const spec = (name: string) => ({
@@ -31,7 +31,16 @@ async function startLeader() {
   const bed = await startSchedulerTestBed({ leaseTtlMs: 60_000, leaseRenewMs: 30_000 });
   try {
     await new Allocator(bed.env.db).createNetwork({ tenant: 'acme', name: 'web', physicalNetwork: 'physnet1', cidr: '10.0.0.0/16' });
-    return { ...bed, epoch: await registerFakeHost(bed.nc, bed.subjects, 'hv1') };
+    const epoch = await registerFakeHost(bed.nc, bed.subjects, 'hv1');
+    const stopHeartbeats = heartbeatFakeHosts(bed.nc, bed.subjects, [{ host: 'hv1', epoch }]);
+    return {
+      ...bed,
+      epoch,
+      stop: () => {
+        stopHeartbeats();
+        return bed.stop();
+      },
+    };
   } catch (err) {
     await bed.stop();
     throw err;

@@ -58,4 +58,15 @@ describe('FleetState: when hosts were last heard from', () => {
     expect(heardAt(state, 'hv1')).toBe(later);
     expect(heardAt(state, 'hv2')).toBeLessThan(later);
   });
+
+  it('keeps the times heard when a new host makes it index the fleet anew', async () => {
+    const state = await FleetState.load(env.db, 5000);
+    const later = Date.now() + 60_000;
+    state.heard('hv2', later);
+    const newcomer = { ...toCoreHost((await listHosts(env.db, { names: ['hv1'] }))[0]!), id: 'hv0', name: 'hv0', labels: { rack: 'new' } };
+    state.update([newcomer]);
+    expect(state.snapshot.positionById.get('hv2')).toBe(2); // hv0 sorts first: every position moved
+    expect(heardAt(state, 'hv2')).toBe(later);
+    expect(state.host('hv0')?.labels).toEqual({ rack: 'new' });
+  });
 });

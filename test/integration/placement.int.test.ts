@@ -14,8 +14,8 @@ import { Agent, FakeRuntime, FakeSwitch } from '@fjord/worker';
 const nats = natsTestEnv();
 const subjects = buildSubjects(nats.prefix);
 const log = pino({ level: 'silent' });
-/** The scheduler's `hostStaleAfterMs` here: ten of the agents' 200 ms heartbeats. */
-const STALE_MS = 2000;
+/** The scheduler's `hostStaleAfterMs` here: its default, 25 of the agents' 200 ms heartbeats. */
+const STALE_MS = 5000;
 let env: TestDatabase;
 let scheduler: Scheduler;
 let nc: NatsConnection;

@@ -28,7 +28,7 @@ export const SchedulerConfig = z.strictObject({
   leaseTtlMs: z.coerce.number().int().min(500).default(5000).describe('how long the leader lease lasts without renewal'),
   leaseRenewMs: z.coerce.number().int().min(100).default(1000).describe('how often the leader renews (and others try for) the lease'),
   heartbeatIntervalMs: z.coerce.number().int().min(100).default(1000).describe('heartbeat interval told to workers at registration'),
-  hostStaleAfterMs: z.coerce.number().int().default(5000).describe('placement skips a host not heard from for this long'),
+  hostStaleAfterMs: z.coerce.number().int().default(5000).describe('placement skips a host not heard from for this long (env FJORD_HOST_STALE_AFTER_MS)'),
   databasePoolSize: z.number().int().min(1).max(200).default(20).describe('Postgres connections the scheduler keeps open'),
   physicalNetworks: z
     .array(PhysicalNetworkConfig)

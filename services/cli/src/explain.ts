@@ -5,7 +5,7 @@ import { CallError } from './client.js';
 export function explain(err: unknown): string {
   if (err instanceof CallError) {
     if (err.code === status.UNAVAILABLE && err.details.startsWith('Name resolution failed')) {
-      return `cannot resolve the scheduler's host name ${hostOf(err.server)} (${err.details}); check --server or FJORD_SERVER`;
+      return `cannot resolve the scheduler's host name ${hostOf(err.server)}; check --server or FJORD_SERVER`;
     }
     if (err.code === status.UNAVAILABLE) {
       return `cannot reach the scheduler at ${err.server} (${lastConnectError(err.details)}); is it running? (npm run scheduler)`;

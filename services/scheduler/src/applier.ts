@@ -81,7 +81,11 @@ interface DecidedGroup {
   outcomes: Outcome[];
   networks: Map<string, Network>;
   sequence: PlacementSequence;
-  /** The time its decisions judge hosts' heartbeats against (one for the group keeps its rankings reusable). */
+  /**
+   * The time its decisions judge hosts' heartbeats against: one for the group keeps its rankings
+   * reusable. Requests added while the group before commits are judged a commit late, which can
+   * only make a dead host look live a few milliseconds longer.
+   */
   now: number;
   /** The containers the group's plans create, by `tenant/name`. */
   taken: Map<string, ContainerSpecInput>;

@@ -67,12 +67,15 @@ export class FleetState {
     if (position !== undefined && this.snapshot.lastHeartbeatAt[position]! < at) this.snapshot.lastHeartbeatAt[position] = at;
   }
 
-  /** Takes hosts as a commit left them, keeping when each was last heard from (newer here than stored). */
+  /**
+   * Takes hosts as a commit left them. A host it knows keeps when it was last heard from here (the
+   * stored time is older, and from the database's clock); a new one is heard from by its registration.
+   */
   update(hosts: readonly Host[]): void {
+    const { positionById, lastHeartbeatAt } = this.snapshot;
     const known = hosts.map((h) => {
-      const position = this.snapshot.positionById.get(h.id);
-      const heardAt = position === undefined ? 0 : this.snapshot.lastHeartbeatAt[position]!;
-      return heardAt > h.lastHeartbeatAt ? { ...h, lastHeartbeatAt: heardAt } : h;
+      const position = positionById.get(h.id);
+      return position === undefined ? h : { ...h, lastHeartbeatAt: lastHeartbeatAt[position]! };
     });
     this.snapshot = updateHosts(this.snapshot, known);
   }

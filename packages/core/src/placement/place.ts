@@ -473,7 +473,7 @@ function firstRejection(
 ): PlacementFilter | undefined {
   const host = snapshot.hosts[i]!;
   if (host.state !== 'READY') return 'state';
-  if (policy.maxHeartbeatAgeMs !== undefined && host.lastHeartbeatAt < now - policy.maxHeartbeatAgeMs) return 'heartbeat';
+  if (policy.maxHeartbeatAgeMs !== undefined && snapshot.lastHeartbeatAt[i]! < now - policy.maxHeartbeatAgeMs) return 'heartbeat';
   if (!host.physicalNetworks.includes(request.physicalNetwork)) return 'physical-network';
   for (const constraint of request.constraints) {
     const value = Object.prototype.hasOwnProperty.call(host.labels, constraint.label) ? host.labels[constraint.label] : undefined;

@@ -3,7 +3,8 @@
  * in one pass without allocating per host. The scheduler builds it once from the store, keeps it
  * in memory, and derives the next snapshot from the previous one with {@link applyPlan},
  * {@link releasePlacements} and {@link updateHosts} — each returns a new snapshot and leaves the
- * old one untouched, so a decision in flight always sees one consistent fleet.
+ * old one untouched, so a decision in flight always sees one consistent fleet. The one exception
+ * is `lastHeartbeatAt`, which the scheduler moves forward in place as hosts are heard from.
  */
 import type { Host, PlacementRequest, Resources } from '../domain.js';
 
@@ -33,7 +34,11 @@ export interface PlacementSnapshot {
   readonly freeCpuMillis: Float64Array;
   readonly freeMemoryBytes: Float64Array;
   readonly freeSlots: Float64Array;
-  /** Last heartbeat, milliseconds since the Unix epoch. */
+  /**
+   * When each host was last heard from, milliseconds since the Unix epoch: the only place a
+   * snapshot holds it. Shared by the snapshots derived from one another, and moved forward in
+   * place by the scheduler (see its FleetState).
+   */
   readonly lastHeartbeatAt: Float64Array;
   /** Physical network name → 1 per host position attached to it. */
   readonly attached: ReadonlyMap<string, Uint8Array>;
@@ -45,9 +50,10 @@ export interface PlacementSnapshot {
 
 /**
  * A host as a snapshot holds it. Its usage is left out: a plan changes only the free columns, so
- * that deriving a snapshot costs no copy of the host list.
+ * that deriving a snapshot costs no copy of the host list. So is its last heartbeat, which lives
+ * only in its column (moved forward in place, it would go stale in a copy here).
  */
-export type SnapshotHost = Omit<Host, 'usage'>;
+export type SnapshotHost = Omit<Host, 'usage' | 'lastHeartbeatAt'>;
 
 /** One decision of a plan: the request and the host chosen for it. */
 export interface Placement {
@@ -88,7 +94,7 @@ function index(unsorted: readonly Host[], groups: ReadonlyMap<string, ReadonlyMa
   const labelBuilders = new Map<string, { valueIds: Int32Array; values: string[]; idByValue: Map<string, number> }>();
   for (let i = 0; i < n; i++) {
     const host = sorted[i]!;
-    hosts.push(withoutUsage(host));
+    hosts.push(toSnapshotHost(host));
     if (positionById.has(host.id)) throw new Error(`build placement snapshot: duplicate host id ${host.id}`);
     positionById.set(host.id, i);
     writeResources(host, i, { ready, capacityCpuMillis, capacityMemoryBytes, freeCpuMillis, freeMemoryBytes, freeSlots, lastHeartbeatAt });
@@ -163,7 +169,7 @@ export interface WorkingSet {
   readonly ownedGroups: Set<string>;
 }
 
-function withoutUsage({ usage: _usage, ...host }: Host): SnapshotHost {
+function toSnapshotHost({ usage: _usage, lastHeartbeatAt: _lastHeartbeatAt, ...host }: Host): SnapshotHost {
   return host;
 }
 
@@ -178,7 +184,7 @@ export function usageAt(snapshot: PlacementSnapshot, position: number): Resource
 
 /** The whole host at `position`, usage included. */
 export function hostAt(snapshot: PlacementSnapshot, position: number): Host {
-  return { ...snapshot.hosts[position]!, usage: usageAt(snapshot, position) };
+  return { ...snapshot.hosts[position]!, usage: usageAt(snapshot, position), lastHeartbeatAt: snapshot.lastHeartbeatAt[position]! };
 }
 
 /** Copies the parts of a snapshot a plan may change. @internal */
@@ -278,7 +284,7 @@ export function updateHosts(snapshot: PlacementSnapshot, changed: readonly Host[
   };
   for (const host of changed) {
     const position = snapshot.positionById.get(host.id)!;
-    hosts[position] = withoutUsage(host);
+    hosts[position] = toSnapshotHost(host);
     writeResources(host, position, columns);
   }
   return { ...snapshot, hosts, ...columns };

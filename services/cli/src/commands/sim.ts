@@ -34,7 +34,7 @@ export function registerSimCommand(program: Command): void {
     .requiredOption('--hosts <n>', 'number of hosts to simulate', parsePositive)
     .option('--prefix <prefix>', 'NATS subject prefix', 'fjord')
     .option('--nats <url>', 'NATS URL', process.env.NATS_URL ?? 'nats://127.0.0.1:4222')
-    .option('--heartbeat-ms <ms>', 'heartbeat interval (default: what the scheduler says)', parsePositive)
+    .option('--heartbeat-ms <ms>', 'heartbeat interval (default: what the scheduler says; placement skips hosts not heard from for the scheduler\'s hostStaleAfterMs, 5 s by default)', parsePositive)
     .option('--name-prefix <prefix>', 'host names are <prefix>-00000, <prefix>-00001, ...', 'sim')
     .option('--register-rate <n>', 'registrations started per second', parsePositive, 2000)
     .option('--sync-ms <ms>', 'safety-net full sync interval per host', parsePositive, 60_000)

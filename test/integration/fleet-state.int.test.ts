@@ -1,23 +1,26 @@
 /**
  * When each host was last heard from lives in the leader's memory (Postgres has it only every
- * 15 s): loading the fleet counts every host as heard from now, and reading hosts back after a
- * commit, or the whole fleet after an unknown outcome, keeps the times heard since.
+ * 15 s): loading the fleet counts every host as heard from now, except one recorded stale, and
+ * reading hosts back after a commit, or the whole fleet after an unknown outcome, keeps the times
+ * heard since.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listHosts, registerHosts, touchHeartbeats } from '@fjord/store';
+import { listHosts, recordHeard, registerHosts } from '@fjord/store';
 import { createTestDatabase, type TestDatabase } from '@fjord/testkit';
 import { FleetState, toCoreHost } from '../../services/scheduler/src/fleet-state.js';
 import { seedPhysicalNetwork } from '../support/placement-setup.js';
 
 let env: TestDatabase;
+const SILENT_SINCE = Date.parse('2026-01-01T00:00:00Z');
 
 beforeAll(async () => {
   env = await createTestDatabase();
   await seedPhysicalNetwork(env.db);
   const capacity = { cpuMillis: 8000, memoryBytes: 2 ** 33, slots: 10 };
-  await registerHosts(env.db, ['hv1', 'hv2'].map((name) => ({ name, labels: {}, physicalNetworks: ['physnet1'], capacity })));
-  // A stored heartbeat time, as the leader writes it for display: older than what it hears.
-  await touchHeartbeats(env.db, ['hv1']);
+  // Registration records each host as heard from then: older than what the leader hears later.
+  await registerHosts(env.db, ['hv1', 'hv2', 'hv9'].map((name) => ({ name, labels: {}, physicalNetworks: ['physnet1'], capacity })));
+  // hv9's worker fell silent under the last leader, which recorded it stale.
+  await recordHeard(env.db, [{ name: 'hv9', heardAt: SILENT_SINCE, stale: true }]);
 });
 
 afterAll(async () => {
@@ -27,12 +30,23 @@ afterAll(async () => {
 const heardAt = (state: FleetState, name: string): number => state.snapshot.lastHeartbeatAt[state.snapshot.positionById.get(name)!]!;
 
 describe('FleetState: when hosts were last heard from', () => {
-  it('counts every host as heard from when it is loaded, whatever the stored time', async () => {
+  it('counts every host as heard from when it is loaded, whatever the stored time, except one recorded stale', async () => {
     const before = Date.now();
     const state = await FleetState.load(env.db, 5000);
     expect(heardAt(state, 'hv1')).toBeGreaterThanOrEqual(before);
     expect(heardAt(state, 'hv2')).toBeGreaterThanOrEqual(before);
+    expect(heardAt(state, 'hv9')).toBe(SILENT_SINCE);
     expect(state.staleAfterMs).toBe(5000);
+    // Only counted as heard: nothing to record as its time, yet. Stale: recorded with its own.
+    const now = Date.now();
+    expect(state.heardRecord('hv1', now)).toEqual({ name: 'hv1', heardAt: null, stale: false });
+    expect(state.heardRecord('hv9', now)).toEqual({ name: 'hv9', heardAt: SILENT_SINCE, stale: true });
+    expect([...state.staleHosts(now)]).toEqual(['hv9']);
+    // Five seconds on, a host not heard from since the load is stale too; one heard is not.
+    state.heard('hv2', now);
+    expect(state.heardRecord('hv2', now + 5001)).toEqual({ name: 'hv2', heardAt: now, stale: true });
+    state.heard('hv2', now + 5000);
+    expect([...state.staleHosts(now + 5001)].sort()).toEqual(['hv1', 'hv9']);
   });
 
   it('moves a time only forward', async () => {

@@ -364,6 +364,11 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     const silent = await failure(place(spec('while-silent', { constraints: ['zone=b'] })));
     expect(silent.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(silent.details).toBe('container: place while-silent: no host fits (3 hosts: 1 with a stale heartbeat, 2 failing a label constraint)');
+    // Any replica's host list shows which hosts placement skips, and since when they are silent.
+    const staleOnes = async () => (await unary(fleet, fleet.listHosts, { state: '' })).hosts.filter((h) => h.stale);
+    const [listed] = await eventually('hv3 listed as stale', async () => ((await staleOnes()).length > 0 ? staleOnes() : undefined), 3000);
+    expect(listed).toMatchObject({ name: 'hv3', state: 'READY', stale: true });
+    expect(Date.parse(listed!.lastHeartbeatAt)).toBeLessThan(Date.now() - STALE_MS);
     // The others' heartbeats kept them placeable all along.
     const { containers } = await unary(placement, placement.placeBatch, { containers: [1, 2, 3].map((i) => spec(`while-silent-${i}`)), policy: 'spread' });
     expect(new Set(containers.map((c) => c.host))).toEqual(new Set(['hv1', 'hv2']));
@@ -371,6 +376,7 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     const { container } = await eventually('hv3 placeable again', async () => place(spec('back', { constraints: ['zone=b'] })).catch(() => undefined), 5000);
     expect(container?.host).toBe('hv3');
     await eventually('back running', async () => (await containerState('back')) === 'RUNNING');
+    await eventually('hv3 no longer listed as stale', async () => (await staleOnes()).length === 0, 3000);
     for (const name of ['back', ...containers.map((c) => c.spec!.name)]) await unary(placement, placement.deleteContainer, { tenant: 'acme', name });
   });
 

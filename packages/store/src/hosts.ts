@@ -14,7 +14,10 @@ export interface HostRecord {
   epoch: number;
   desiredGeneration: number;
   appliedGeneration: number;
+  /** When the leader last heard from the host: at most 15 s old while it is heard, exact once it is stale. */
   lastHeartbeatAt: Date | null;
+  /** The leader has not heard from it for its `hostStaleAfterMs`: placement skips it. */
+  stale: boolean;
 }
 
 /** What a worker says about its host when it registers. */
@@ -59,7 +62,8 @@ export async function registerHosts(
       updated_at = now()
     RETURNING name, epoch, desired_generation, (xmax = 0) AS inserted
   `.execute(trx);
-  await touchHeartbeats(trx, regs.map((r) => r.name));
+  const now = Date.now();
+  await recordHeard(trx, regs.map((r) => ({ name: r.name, heardAt: now, stale: false })));
   return new Map(rows.map((r) => [r.name, { epoch: Number(r.epoch), generation: Number(r.desired_generation), isNew: r.inserted }]));
 }
 
@@ -104,17 +108,35 @@ export async function setHostState(trx: Kysely<Database>, name: string, state: H
   return rows[0]?.previous;
 }
 
+/** When the leader last heard from a host (null: not since it took over), and whether that is too long ago. */
+export interface HeardRecord {
+  name: string;
+  heardAt: number | null;
+  stale: boolean;
+}
+
 /**
- * Records that these hosts (distinct names) were heard from now. Rows are written in name order,
- * as in every multi-row write here, so that two writers never deadlock.
+ * Records when these hosts (distinct names) were last heard from, in milliseconds since the Unix
+ * epoch (a null time keeps the one stored), and whether they are stale. Rows are written in name
+ * order, as in every multi-row write here, so that two writers never deadlock.
  */
-export async function touchHeartbeats(db: Kysely<Database>, hosts: readonly string[]): Promise<void> {
-  if (hosts.length === 0) return;
+export async function recordHeard(db: Kysely<Database>, rows: readonly HeardRecord[]): Promise<void> {
+  if (rows.length === 0) return;
   await sql`
-    INSERT INTO host_liveness (name, last_heartbeat_at)
-    SELECT name, now() FROM unnest(${sql.val([...hosts])}::text[]) AS name ORDER BY name
-    ON CONFLICT (name) DO UPDATE SET last_heartbeat_at = EXCLUDED.last_heartbeat_at
+    INSERT INTO host_liveness (name, last_heartbeat_at, stale)
+    SELECT name, to_timestamp(heard_ms / 1000.0), name = ANY(${sql.val(rows.filter((r) => r.stale).map((r) => r.name))}::text[])
+    FROM unnest(${sql.val(rows.map((r) => r.name))}::text[], ${sql.val(rows.map((r) => r.heardAt))}::float8[]) AS v(name, heard_ms)
+    ORDER BY name
+    ON CONFLICT (name) DO UPDATE SET
+      last_heartbeat_at = coalesce(EXCLUDED.last_heartbeat_at, host_liveness.last_heartbeat_at),
+      stale = EXCLUDED.stale
   `.execute(db);
+}
+
+/** The hosts recorded as stale. */
+export async function staleHosts(db: Kysely<Database>): Promise<Set<string>> {
+  const rows = await db.selectFrom('host_liveness').select('name').where('stale', '=', true).execute();
+  return new Set(rows.map((r) => r.name));
 }
 
 /** Records the generation each host's worker last applied (never moving it backwards). */
@@ -145,11 +167,12 @@ export async function listHosts(db: Kysely<Database>, filter: { name?: string; n
     desired_generation: string;
     applied_generation: string;
     last_heartbeat_at: Date | null;
+    stale: boolean;
     used_cpu: string | null;
     used_memory: string | null;
     used_slots: string | null;
   }>`${planPerCall}
-    SELECT h.*, coalesce(l.applied_generation, 0) AS applied_generation, l.last_heartbeat_at, u.used_cpu, u.used_memory, u.used_slots
+    SELECT h.*, coalesce(l.applied_generation, 0) AS applied_generation, l.last_heartbeat_at, coalesce(l.stale, false) AS stale, u.used_cpu, u.used_memory, u.used_slots
     FROM hosts h
     LEFT JOIN host_liveness l ON l.name = h.name
     LEFT JOIN (
@@ -172,5 +195,6 @@ export async function listHosts(db: Kysely<Database>, filter: { name?: string; n
     desiredGeneration: Number(r.desired_generation),
     appliedGeneration: Number(r.applied_generation),
     lastHeartbeatAt: r.last_heartbeat_at,
+    stale: r.stale,
   }));
 }

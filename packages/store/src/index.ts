@@ -37,11 +37,13 @@ export { type NewEvent, type EventRecord, recordChanges, listEvents, eventsBySeq
 export {
   type HostRecord,
   type HostRegistration,
+  type HeardRecord,
   registerHosts,
   bumpGenerations,
   hostGenerations,
   setHostState,
-  touchHeartbeats,
+  recordHeard,
+  staleHosts,
   recordAppliedGenerations,
   listHosts,
 } from './hosts.js';

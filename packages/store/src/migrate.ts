@@ -6,6 +6,7 @@ import { migration0004HostLiveness } from './migrations/0004-host-liveness.js';
 import { migration0005StatementChecks } from './migrations/0005-statement-checks.js';
 import { migration0006RoomForUpdates } from './migrations/0006-room-for-updates.js';
 import { migration0007DesiredDeltas } from './migrations/0007-desired-deltas.js';
+import { migration0008HostStale } from './migrations/0008-host-stale.js';
 
 /**
  * Every migration, by name; kysely applies them in name order. Append new ones here
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '0005-statement-checks': migration0005StatementChecks,
   '0006-room-for-updates': migration0006RoomForUpdates,
   '0007-desired-deltas': migration0007DesiredDeltas,
+  '0008-host-stale': migration0008HostStale,
 };
 
 /** Applies every pending migration; throws the first failure with the migration's name. */

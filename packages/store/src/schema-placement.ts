@@ -25,6 +25,7 @@ export interface HostLivenessTable {
   name: string;
   last_heartbeat_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   applied_generation: Int8;
+  stale: Generated<boolean>;
 }
 
 /** A placed container. */

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { buildPlacementSnapshot, updateHosts, type Host, type PlacementSnapshot, type SnapshotHost } from '@fjord/core';
-import { groupMembers, listHosts, type Database, type HostRecord } from '@fjord/store';
+import { groupMembers, listHosts, type Database, type HeardRecord, type HostRecord } from '@fjord/store';
 
 /** A stored host in the placement engine's terms. */
 export function toCoreHost(h: HostRecord): Host {
@@ -30,25 +30,31 @@ export class FleetState {
     public snapshot: PlacementSnapshot,
     /** A host not heard from for this long is skipped by placement. */
     readonly staleAfterMs: number,
+    /** Hosts counted as heard from when the fleet was read (a new leader's grace), not heard from since. */
+    private readonly unheard: Set<string>,
   ) {}
 
   /**
-   * Loads hosts, their usage and anti-affinity membership. Every host counts as heard from now: a
-   * new leader has not had the time to hear anyone, and the stored times are up to 15 s old.
+   * Loads hosts, their usage and anti-affinity membership. A host the last leader recorded as
+   * stale stays stale until heard from; every other counts as heard from now: a new leader has not
+   * had the time to hear anyone, and the stored times are up to 15 s old.
    */
   static async load(db: Kysely<Database>, staleAfterMs: number): Promise<FleetState> {
-    const now = Date.now();
-    return new FleetState(await read(db, () => now), staleAfterMs);
+    const unheard = new Set<string>();
+    return new FleetState(await read(db, () => undefined, unheard), staleAfterMs, unheard);
   }
 
   /** Reads the fleet again (after a commit whose outcome is unknown), keeping when each host was heard from. */
   async reload(db: Kysely<Database>): Promise<void> {
     const previous = this.snapshot;
-    const now = Date.now();
-    this.snapshot = await read(db, (name) => {
-      const position = previous.positionById.get(name);
-      return position === undefined ? now : previous.lastHeartbeatAt[position]!;
-    });
+    this.snapshot = await read(
+      db,
+      (name) => {
+        const position = previous.positionById.get(name);
+        return position === undefined ? undefined : previous.lastHeartbeatAt[position]!;
+      },
+      this.unheard,
+    );
   }
 
   /** The host with this name, if known. */
@@ -64,7 +70,33 @@ export class FleetState {
    */
   heard(name: string, at: number): void {
     const position = this.snapshot.positionById.get(name);
-    if (position !== undefined && this.snapshot.lastHeartbeatAt[position]! < at) this.snapshot.lastHeartbeatAt[position] = at;
+    if (position === undefined) return;
+    if (this.snapshot.lastHeartbeatAt[position]! < at) this.snapshot.lastHeartbeatAt[position] = at;
+    if (this.unheard.size > 0) this.unheard.delete(name);
+  }
+
+  /**
+   * What to record of a known host at `now`: when it was last heard from (null when it has only
+   * been counted as heard, at load) and whether placement skips it.
+   */
+  heardRecord(name: string, now: number): HeardRecord | undefined {
+    const position = this.snapshot.positionById.get(name);
+    if (position === undefined) return undefined;
+    const at = this.snapshot.lastHeartbeatAt[position]!;
+    return { name, heardAt: this.unheard.has(name) ? null : at, stale: this.tooLongAgo(at, now) };
+  }
+
+  /** The hosts not heard from for `staleAfterMs` at `now`: the ones placement skips. */
+  staleHosts(now: number): Set<string> {
+    const { hosts, lastHeartbeatAt } = this.snapshot;
+    const stale = new Set<string>();
+    for (let i = 0; i < hosts.length; i++) if (this.tooLongAgo(lastHeartbeatAt[i]!, now)) stale.add(hosts[i]!.name);
+    return stale;
+  }
+
+  /** The rule placement applies too (its `maxHeartbeatAgeMs` is `staleAfterMs`). */
+  private tooLongAgo(heardAt: number, now: number): boolean {
+    return heardAt < now - this.staleAfterMs;
   }
 
   /**
@@ -81,10 +113,22 @@ export class FleetState {
   }
 }
 
-async function read(db: Kysely<Database>, heardAt: (name: string) => number): Promise<PlacementSnapshot> {
+/**
+ * Reads the fleet. A host's heard time is `known(name)` if given; else the stored one if it is
+ * recorded stale; else now, and it joins `unheard`.
+ */
+async function read(db: Kysely<Database>, known: (name: string) => number | undefined, unheard: Set<string>): Promise<PlacementSnapshot> {
   const [hosts, members] = await Promise.all([listHosts(db), groupMembers(db)]);
+  const now = Date.now();
+  const heardAt = (h: HostRecord): number => {
+    const time = known(h.name);
+    if (time !== undefined) return time;
+    if (h.stale) return h.lastHeartbeatAt?.getTime() ?? 0;
+    unheard.add(h.name);
+    return now;
+  };
   return buildPlacementSnapshot(
-    hosts.map((h) => ({ ...toCoreHost(h), lastHeartbeatAt: heardAt(h.name) })),
+    hosts.map((h) => ({ ...toCoreHost(h), lastHeartbeatAt: heardAt(h) })),
     members,
   );
 }

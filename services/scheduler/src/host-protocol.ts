@@ -7,9 +7,11 @@ import {
   FencedError,
   hostGenerations,
   recordAppliedGenerations,
+  recordHeard,
   recordObserved,
-  touchHeartbeats,
+  staleHosts,
   type Database,
+  type HeardRecord,
   type Fence,
   type ObservedUpdate,
 } from '@fjord/store';
@@ -159,6 +161,8 @@ export class HostProtocol {
   private flushes = 0;
   /** Flushes in a row that failed to write their observations. */
   private failedFlushes = 0;
+  /** The hosts recorded as stale (read at the first check of this leader's term). */
+  private recordedStale: Set<string> | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -244,14 +248,16 @@ export class HostProtocol {
   }
 
   /**
-   * Writes what arrived since the last flush: observed states every flush; every 20th, applied
-   * generations that rose and the heartbeat times of hosts whose time written is older than
-   * {@link HEARTBEAT_WRITE_MS} (both are for display; liveness is judged in memory, see {@link FleetState.heard}). Writing every
-   * host's time every 2 s cost Postgres more than the placements did.
+   * Writes what arrived since the last flush: observed states every flush; every 10th, the hosts
+   * that went stale or were heard from again; every 20th, applied generations that rose and the
+   * heartbeat times of hosts whose time written is older than {@link HEARTBEAT_WRITE_MS} (both are
+   * for display; liveness is judged in memory, see {@link FleetState.heard}). Writing every host's
+   * time every 2 s cost Postgres more than the placements did.
    */
   private async flush(final = false): Promise<void> {
     this.flushes++;
     const persistLiveness = final || this.flushes % 20 === 0;
+    const checkStale = final || this.flushes % 10 === 0;
     const now = Date.now();
     const heartbeats = persistLiveness ? [...this.heartbeats].filter((h) => final || now - (this.heartbeatWritten.get(h) ?? 0) >= HEARTBEAT_WRITE_MS) : [];
     const applied = new Map(persistLiveness ? [...this.applied].filter(([h, generation]) => generation > (this.appliedWritten.get(h) ?? -1)) : []);
@@ -260,8 +266,10 @@ export class HostProtocol {
     if (persistLiveness) this.applied = new Map();
     this.observed = new Map();
     try {
-      await touchHeartbeats(this.db, heartbeats);
+      const heard = await this.heardRecords(heartbeats, checkStale, now);
+      await recordHeard(this.db, heard);
       for (const h of heartbeats) this.heartbeatWritten.set(h, now);
+      this.noteStale(heard);
       await recordAppliedGenerations(this.db, applied);
       for (const [h, generation] of applied) this.appliedWritten.set(h, generation);
       await recordObserved(this.db, observed, this.options.fence);
@@ -284,6 +292,36 @@ export class HostProtocol {
         this.log.error({ err, dropped: observed.length }, 'recording host reports failed again; dropped them until the workers report every container again');
       }
     }
+  }
+
+  /**
+   * What to record of when hosts were heard from: the hosts whose time is due, and, when `checkStale`,
+   * every host that went stale or was heard from again since recorded. A host's stale mark is
+   * always judged at the write, so a heartbeat time written late never marks a stale host live.
+   */
+  private async heardRecords(due: readonly string[], checkStale: boolean, now: number): Promise<HeardRecord[]> {
+    const names = new Set(due);
+    if (checkStale) {
+      this.recordedStale ??= await staleHosts(this.db);
+      const stale = this.state.staleHosts(now);
+      for (const name of stale) if (!this.recordedStale.has(name)) names.add(name);
+      for (const name of this.recordedStale) if (!stale.has(name)) names.add(name);
+    }
+    // A host that is gone (deleted) is left alone.
+    return [...names].flatMap((name) => this.state.heardRecord(name, now) ?? []);
+  }
+
+  /** Logs the hosts whose stale mark a write changed, and remembers the marks. */
+  private noteStale(written: readonly HeardRecord[]): void {
+    const recorded = this.recordedStale;
+    if (recorded === undefined) return;
+    const silent = written.filter((r) => r.stale && !recorded.has(r.name)).map((r) => r.name);
+    const back = written.filter((r) => !r.stale && recorded.has(r.name)).map((r) => r.name);
+    for (const name of silent) recorded.add(name);
+    for (const name of back) recorded.delete(name);
+    const some = (names: string[]) => ({ hosts: names.length, first: names.slice(0, 10) });
+    if (silent.length > 0) this.log.warn(some(silent), `hosts not heard from for ${this.state.staleAfterMs} ms: placement skips them`);
+    if (back.length > 0) this.log.info(some(back), 'hosts heard from again: placement takes them again');
   }
 
   /** Unsubscribes and writes what is pending. */

@@ -6,7 +6,8 @@ import { printJson, printTable } from '../output.js';
 
 function hostRow(h: fleetV1.Host): (string | number)[] {
   const labels = Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-';
-  return [h.name, h.state, labels, `${h.cpuMillisUsed}/${h.cpuMillisCapacity}m`, `${h.slotsUsed}/${h.slotsCapacity}`, `${h.appliedGeneration}/${h.desiredGeneration}`, h.lastHeartbeatAt || '-'];
+  // A stale host keeps its state (the operator's word) but placement skips it.
+  return [h.name, h.stale ? `${h.state} (stale)` : h.state, labels, `${h.cpuMillisUsed}/${h.cpuMillisCapacity}m`, `${h.slotsUsed}/${h.slotsCapacity}`, `${h.appliedGeneration}/${h.desiredGeneration}`, h.lastHeartbeatAt || '-'];
 }
 
 const columns = ['name', 'state', 'labels', 'cpu', 'slots', 'generation', 'last heartbeat'];

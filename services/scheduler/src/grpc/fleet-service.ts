@@ -22,6 +22,7 @@ function toProtoHost(h: HostRecord): fleetV1.Host {
     lastHeartbeatAt: h.lastHeartbeatAt?.toISOString() ?? '',
     desiredGeneration: BigInt(h.desiredGeneration),
     appliedGeneration: BigInt(h.appliedGeneration),
+    stale: h.stale,
   };
 }
 

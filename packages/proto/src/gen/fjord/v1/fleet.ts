@@ -37,10 +37,16 @@ export interface Host {
   memoryBytesUsed: bigint;
   slotsCapacity: number;
   slotsUsed: number;
+  /**
+   * When the leader last heard from the host (RFC 3339): at most about 15 s old while it is heard
+   * from, exact once it is stale.
+   */
   lastHeartbeatAt: string;
   /** Generation of the desired state last published, and the last one the worker applied. */
   desiredGeneration: bigint;
   appliedGeneration: bigint;
+  /** The leader has not heard from the host for hostStaleAfterMs (its config): placement skips it. */
+  stale: boolean;
 }
 
 export interface Host_LabelsEntry {
@@ -97,6 +103,7 @@ function createBaseHost(): Host {
     lastHeartbeatAt: "",
     desiredGeneration: 0n,
     appliedGeneration: 0n,
+    stale: false,
   };
 }
 
@@ -158,6 +165,9 @@ export const Host: MessageFns<Host> = {
         throw new globalThis.Error("value provided for field message.appliedGeneration of type uint64 too large");
       }
       writer.uint32(112).uint64(message.appliedGeneration);
+    }
+    if (message.stale !== false) {
+      writer.uint32(120).bool(message.stale);
     }
     return writer;
   },
@@ -290,6 +300,14 @@ export const Host: MessageFns<Host> = {
             message.appliedGeneration = reader.uint64() as bigint;
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -371,6 +389,7 @@ export const Host: MessageFns<Host> = {
         : isSet(object.applied_generation)
         ? BigInt(object.applied_generation)
         : 0n,
+      stale: isSet(object.stale) ? globalThis.Boolean(object.stale) : false,
     };
   },
 
@@ -424,6 +443,9 @@ export const Host: MessageFns<Host> = {
     if (message.appliedGeneration !== 0n) {
       obj.appliedGeneration = message.appliedGeneration.toString();
     }
+    if (message.stale !== false) {
+      obj.stale = message.stale;
+    }
     return obj;
   },
 
@@ -462,6 +484,7 @@ export const Host: MessageFns<Host> = {
     message.appliedGeneration = (object.appliedGeneration !== undefined && object.appliedGeneration !== null)
       ? BigInt(object.appliedGeneration)
       : 0n;
+    message.stale = object.stale ?? false;
     return message;
   },
 };

@@ -31,14 +31,21 @@ export function loadConfig<S extends z.ZodType>(
       throw new ConfigError([`config file ${sources.file}: not valid JSON: ${(err as Error).message}`]);
     }
   }
+  // An error about a key an environment variable set names the variable: the file may say otherwise.
+  const fromEnv = new Map<string, string>();
   for (const [variable, key] of Object.entries(envMap)) {
     const value = sources.env?.[variable];
-    if (value !== undefined && value !== '') raw[key] = value;
+    if (value === undefined || value === '') continue;
+    raw[key] = value;
+    fromEnv.set(key, `${variable}=${JSON.stringify(value)}`);
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+      result.error.issues.map((issue) => {
+        const source = fromEnv.get(String(issue.path[0]));
+        return `${issue.path.join('.') || '(root)'}: ${issue.message}${source ? ` (from ${source})` : ''}`;
+      }),
     );
   }
   return result.data;

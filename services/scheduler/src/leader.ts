@@ -88,11 +88,12 @@ export class LeaderElection {
     });
   }
 
-  private stepDown(reason: string): void {
+  /** Hands over leader duties; a step down the replica did not choose (`warn`) is logged as such. */
+  private stepDown(reason: string, level: 'info' | 'warn' = 'warn'): void {
     const lease = this.lease;
     if (!lease) return;
     this.lease = undefined;
-    this.log.warn({ epoch: lease.epoch, reason }, 'no longer leader');
+    this.log[level]({ epoch: lease.epoch, reason }, 'no longer leader');
     this.transition = this.transition.then(() => this.callbacks.deposed(lease)).catch((err: unknown) => {
       this.log.error({ err }, 'stopping leader duties failed');
     });
@@ -112,7 +113,7 @@ export class LeaderElection {
     await Promise.race([this.ticking, new Promise((r) => setTimeout(r, this.options.ttlMs).unref())]);
     const lease = this.lease;
     if (lease) {
-      this.stepDown('shutting down');
+      this.stepDown('shutting down', 'info');
       await this.transition;
       await releaseLease(this.db, SCHEDULER_LEASE, lease).catch(() => undefined);
     }

@@ -10,13 +10,14 @@ Runs one Fjord scheduler replica: the gRPC API (placement, fleet, networks) and,
 the leader lease, the applier, the outbox relay and the host protocol. Run several for HA.
 Configuration is a JSON file (--config or FJORD_CONFIG; see deploy/config/scheduler.json) with
 environment overrides:
-  FJORD_GRPC_LISTEN          host:port to serve gRPC on (default 127.0.0.1:50051)
-  DATABASE_URL               Postgres URL (default postgres://postgres@127.0.0.1:5432/fjord)
-  NATS_URL                   NATS URL (default nats://127.0.0.1:4222)
-  FJORD_SUBJECT_PREFIX       first token of every NATS subject (default fjord)
-  FJORD_REPLICA_ID           this replica's name in the leader lease (default hostname-pid)
-  FJORD_LOG_LEVEL            fatal|error|warn|info|debug|trace (default info)
-  FJORD_HOST_STALE_AFTER_MS  placement skips a host not heard from for this long (default 5000)`;
+  FJORD_GRPC_LISTEN            host:port to serve gRPC on (default 127.0.0.1:50051)
+  DATABASE_URL                 Postgres URL (default postgres://postgres@127.0.0.1:5432/fjord)
+  NATS_URL                     NATS URL (default nats://127.0.0.1:4222)
+  FJORD_SUBJECT_PREFIX         first token of every NATS subject (default fjord)
+  FJORD_REPLICA_ID             this replica's name in the leader lease (default hostname-pid)
+  FJORD_LOG_LEVEL              fatal|error|warn|info|debug|trace (default info)
+  FJORD_HEARTBEAT_INTERVAL_MS  heartbeat interval told to workers (default 1000)
+  FJORD_HOST_STALE_AFTER_MS    placement skips a host not heard from for this long (default 5000)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });

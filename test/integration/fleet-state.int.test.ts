@@ -19,8 +19,8 @@ beforeAll(async () => {
   const capacity = { cpuMillis: 8000, memoryBytes: 2 ** 33, slots: 10 };
   // Registration records each host as heard from then: older than what the leader hears later.
   await registerHosts(env.db, ['hv1', 'hv2', 'hv9'].map((name) => ({ name, labels: {}, physicalNetworks: ['physnet1'], capacity })));
-  // hv9's worker fell silent under the last leader, which recorded it stale.
-  await recordHeard(env.db, [{ name: 'hv9', heardAt: SILENT_SINCE, stale: true }]);
+  // hv9's worker fell silent long ago, under the last leader, which recorded it stale.
+  await env.db.updateTable('host_liveness').set({ last_heartbeat_at: new Date(SILENT_SINCE), stale: true }).where('name', '=', 'hv9').execute();
 });
 
 afterAll(async () => {
@@ -82,5 +82,18 @@ describe('FleetState: when hosts were last heard from', () => {
     expect(state.snapshot.positionById.get('hv2')).toBe(2); // hv0 sorts first: every position moved
     expect(heardAt(state, 'hv2')).toBe(later);
     expect(state.host('hv0')?.labels).toEqual({ rack: 'new' });
+  });
+});
+
+describe('recordHeard', () => {
+  it('never moves a stored time back: a null time, or an older one, keeps it', async () => {
+    const stored = async () => (await listHosts(env.db, { names: ['hv-times'] }))[0]!;
+    await registerHosts(env.db, [{ name: 'hv-times', labels: {}, physicalNetworks: ['physnet1'], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30, slots: 1 } }]);
+    const t = Date.now() + 60_000; // later than the registration's time
+    await recordHeard(env.db, [{ name: 'hv-times', heardAt: t, stale: false }]);
+    await recordHeard(env.db, [{ name: 'hv-times', heardAt: null, stale: true }]);
+    expect(await stored()).toMatchObject({ lastHeartbeatAt: new Date(t), stale: true });
+    await recordHeard(env.db, [{ name: 'hv-times', heardAt: t - 30_000, stale: false }]);
+    expect(await stored()).toMatchObject({ lastHeartbeatAt: new Date(t), stale: false });
   });
 });

@@ -7,6 +7,7 @@ import { fleetV1, placementV1, workerV1 } from '@fjord/proto';
 import { Scheduler } from '@fjord/scheduler';
 import { FailedPreconditionError } from '@fjord/core';
 import { Allocator, hostGenerations, lastEventSequence, listEvents } from '@fjord/store';
+import { heartbeatFakeHosts } from '../support/fake-hosts.js';
 import { seedPhysicalNetwork, startScheduler, stopSchedulerTest } from '../support/placement-setup.js';
 import { createTestDatabase, natsTestEnv, type TestDatabase } from '@fjord/testkit';
 import { Agent, FakeRuntime, FakeSwitch } from '@fjord/worker';
@@ -372,11 +373,17 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     // The others' heartbeats kept them placeable all along.
     const { containers } = await unary(placement, placement.placeBatch, { containers: [1, 2, 3].map((i) => spec(`while-silent-${i}`)), policy: 'spread' });
     expect(new Set(containers.map((c) => c.host))).toEqual(new Set(['hv1', 'hv2']));
+    // Heartbeats alone (no registration) clear the mark.
+    const stopBeats = heartbeatFakeHosts(nc, subjects, [{ host: 'hv3', epoch: Number(listed!.epoch) }], 200);
+    try {
+      await eventually('hv3 no longer listed as stale', async () => (await staleOnes()).length === 0, 3000);
+    } finally {
+      stopBeats();
+    }
     hv3.agent = startAgent('hv3', hv3.runtime, hv3.switch, { zone: 'b', rack: 'r3' });
     const { container } = await eventually('hv3 placeable again', async () => place(spec('back', { constraints: ['zone=b'] })).catch(() => undefined), 5000);
     expect(container?.host).toBe('hv3');
     await eventually('back running', async () => (await containerState('back')) === 'RUNNING');
-    await eventually('hv3 no longer listed as stale', async () => (await staleOnes()).length === 0, 3000);
     for (const name of ['back', ...containers.map((c) => c.spec!.name)]) await unary(placement, placement.deleteContainer, { tenant: 'acme', name });
   });
 

@@ -57,7 +57,7 @@ describe('loadConfig()', () => {
     expect(() => loadConfig(SchedulerConfig, schedulerEnv, { file, env: {} })).toThrow(/hostStaleAfterMs: must be at least twice heartbeatIntervalMs \(1000\)/);
     expect(loadConfig(SchedulerConfig, schedulerEnv, { file, env: { FJORD_HOST_STALE_AFTER_MS: '2000' } }).hostStaleAfterMs).toBe(2000);
     expect(() => loadConfig(SchedulerConfig, schedulerEnv, { file, env: { FJORD_HOST_STALE_AFTER_MS: '1999' } })).toThrow(
-      /hostStaleAfterMs: must be at least twice heartbeatIntervalMs \(1000\) \(from FJORD_HOST_STALE_AFTER_MS="1999"\)/,
+      /hostStaleAfterMs: must be at least twice heartbeatIntervalMs \(1000\) \(from FJORD_HOST_STALE_AFTER_MS\)/,
     );
     expect(loadConfig(SchedulerConfig, schedulerEnv, { file: undefined, env: {} }).hostStaleAfterMs).toBe(5000);
   });

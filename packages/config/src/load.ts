@@ -37,7 +37,7 @@ export function loadConfig<S extends z.ZodType>(
     const value = sources.env?.[variable];
     if (value === undefined || value === '') continue;
     raw[key] = value;
-    fromEnv.set(key, `${variable}=${JSON.stringify(value)}`);
+    fromEnv.set(key, variable); // not its value: it may hold a password (DATABASE_URL)
   }
   const result = schema.safeParse(raw);
   if (!result.success) {

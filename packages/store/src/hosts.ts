@@ -14,7 +14,10 @@ export interface HostRecord {
   epoch: number;
   desiredGeneration: number;
   appliedGeneration: number;
-  /** When the leader last heard from the host: at most 15 s old while it is heard, exact once it is stale. */
+  /**
+   * When the leader last heard from the host: at most 15 s old while it is heard; once it is stale,
+   * its last heartbeat, or for a host silent since a leader took over, the last time stored before.
+   */
   lastHeartbeatAt: Date | null;
   /** The leader has not heard from it for its `hostStaleAfterMs`: placement skips it. */
   stale: boolean;
@@ -117,18 +120,21 @@ export interface HeardRecord {
 
 /**
  * Records when these hosts (distinct names) were last heard from, in milliseconds since the Unix
- * epoch (a null time keeps the one stored), and whether they are stale. Rows are written in name
- * order, as in every multi-row write here, so that two writers never deadlock.
+ * epoch, and whether they are stale. A time never moves back (a null one, or a deposed leader's
+ * late one, keeps the stored time). Rows are written in name order, as in every multi-row write
+ * here, so that two writers never deadlock. (A boolean array parameter does not reach Postgres as
+ * one through postgres.js: the marks go as 0 and 1.)
  */
 export async function recordHeard(db: Kysely<Database>, rows: readonly HeardRecord[]): Promise<void> {
   if (rows.length === 0) return;
   await sql`
     INSERT INTO host_liveness (name, last_heartbeat_at, stale)
-    SELECT name, to_timestamp(heard_ms / 1000.0), name = ANY(${sql.val(rows.filter((r) => r.stale).map((r) => r.name))}::text[])
-    FROM unnest(${sql.val(rows.map((r) => r.name))}::text[], ${sql.val(rows.map((r) => r.heardAt))}::float8[]) AS v(name, heard_ms)
+    SELECT name, to_timestamp(heard_ms / 1000.0), stale = 1
+    FROM unnest(${sql.val(rows.map((r) => r.name))}::text[], ${sql.val(rows.map((r) => r.heardAt))}::float8[], ${sql.val(rows.map((r) => (r.stale ? 1 : 0)))}::int[])
+      AS v(name, heard_ms, stale)
     ORDER BY name
     ON CONFLICT (name) DO UPDATE SET
-      last_heartbeat_at = coalesce(EXCLUDED.last_heartbeat_at, host_liveness.last_heartbeat_at),
+      last_heartbeat_at = greatest(EXCLUDED.last_heartbeat_at, host_liveness.last_heartbeat_at),
       stale = EXCLUDED.stale
   `.execute(db);
 }

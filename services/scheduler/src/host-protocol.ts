@@ -302,6 +302,8 @@ export class HostProtocol {
   private async heardRecords(due: readonly string[], checkStale: boolean, now: number): Promise<HeardRecord[]> {
     const names = new Set(due);
     if (checkStale) {
+      // Read again every minute: a deposed leader's last flush may have landed after the first read.
+      if (this.flushes % 600 === 0) this.recordedStale = undefined;
       this.recordedStale ??= await staleHosts(this.db);
       const stale = this.state.staleHosts(now);
       for (const name of stale) if (!this.recordedStale.has(name)) names.add(name);

@@ -39,7 +39,8 @@ export interface Host {
   slotsUsed: number;
   /**
    * When the leader last heard from the host (RFC 3339): at most about 15 s old while it is heard
-   * from, exact once it is stale.
+   * from; once it is stale, its last heartbeat (for a host silent since a leader took over, the
+   * last time recorded before).
    */
   lastHeartbeatAt: string;
   /** Generation of the desired state last published, and the last one the worker applied. */

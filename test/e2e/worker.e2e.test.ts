@@ -2,16 +2,17 @@
  * The real worker on real hosts: a scheduler process and a 2-host lab with one worker process per
  * host (OVS, LXC). Placements become running containers with ports on their VLAN; a worker restart
  * changes nothing that was right; a container or port removed behind the worker's back comes back;
- * a deleted placement takes its container and port with it.
+ * a deleted placement takes its container and port with it; a host cut off from the control plane
+ * is skipped once stale, and taken again after heal.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runtimeNameOf, vethName } from '@fjord/core';
-import { containerPid, fetchPage, pings, sh, type LabHost } from '@fjord/lab';
+import { containerPid, fetchPage, labHeal, labPartition, pings, sh, type LabHost } from '@fjord/lab';
 import type { placementV1 } from '@fjord/proto';
-import { callUnary, connect, type Clients } from '../../services/cli/src/client.js';
+import { callUnary, CallError, connect, type Clients } from '../../services/cli/src/client.js';
 import { startControlPlane, type ControlPlane } from '../../services/cli/src/demo/control-plane.js';
 import { startLabFleet, type Fleet } from '../../services/cli/src/demo/fleet.js';
 import { waitForHosts, waitForRunning } from '../../services/cli/src/demo/wait.js';
@@ -148,4 +149,28 @@ describe.skipIf(skipLab)('worker processes on the lab', () => {
     expect(listed).not.toContain(runtimeNameOf(a.id));
     expect(await pidOf(b)).toBe(keptPid);
   }, 90_000);
+
+  it('skips a host cut off from the control plane once it is stale, lists it so, and takes it again after heal', async () => {
+    const lab = { name: NAME };
+    const first = fleet!.hosts[0]!; // labelled rack=r1
+    const onFirst = (name: string): placementV1.ContainerSpec => ({
+      tenant: 'acme', name, network: 'web', template: 'busybox', cpuMillis: 100, memoryBytes: BigInt(64 << 20),
+      constraints: ['rack=r1'], antiAffinityGroup: '', spreadLabel: '', command: '',
+    });
+    const staleOf = async () => (await callUnary(clients, clients.fleet, clients.fleet.getHost, { name: first })).host!.stale;
+    const place = (name: string) => callUnary(clients, clients.placement, clients.placement.place, { container: onFirst(name), policy: '' });
+    await labPartition(lab, first);
+    try {
+      await until(`${first} to be listed stale`, 30_000, async () => ((await staleOf()) ? true : undefined));
+      const refused = await place('while-cut').then(() => undefined, (err: unknown) => err);
+      expect(refused).toBeInstanceOf(CallError);
+      expect((refused as CallError).details).toBe('container: place while-cut: no host fits (2 hosts: 1 with a stale heartbeat, 1 failing a label constraint)');
+    } finally {
+      await labHeal(lab, first);
+    }
+    await until(`${first} to be heard from again`, 60_000, async () => ((await staleOf()) ? undefined : true));
+    const { container } = await place('after-heal');
+    expect(container?.host).toBe(first);
+    await callUnary(clients, clients.placement, clients.placement.deleteContainer, { tenant: 'acme', name: 'after-heal' });
+  }, 120_000);
 });

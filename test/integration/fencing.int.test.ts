@@ -4,10 +4,13 @@ import { UnavailableError } from '@fjord/core';
 import { encode, HostVerb } from '@fjord/bus';
 import { workerV1 } from '@fjord/proto';
 import type { Scheduler } from '@fjord/scheduler';
-import { Allocator, currentLease, FencedError, lastEventSequence, listEvents, recordObserved } from '@fjord/store';
+import { pino } from 'pino';
+import { Allocator, currentLease, FencedError, lastEventSequence, listEvents, listHosts, recordObserved } from '@fjord/store';
 import type { TestDatabase } from '@fjord/testkit';
 import { heartbeatFakeHosts, registerFakeHost } from '../support/fake-hosts.js';
 import { startSchedulerTestBed } from '../support/placement-setup.js';
+import { Applier } from '../../services/scheduler/src/applier.js';
+import { FleetState } from '../../services/scheduler/src/fleet-state.js';
 
 const spec = (name: string) => ({
   tenant: 'acme',
@@ -91,6 +94,24 @@ describe('fencing', () => {
     const current = { name: 'scheduler', lease: (await currentLease(env.db, 'scheduler'))! };
     expect(await recordObserved(env.db, report, current)).toEqual([{ tenant: 'acme', name: 'before', host: row!.host, state: 'FAILED' }]);
     expect((await listEvents(env.db, events)).map((e) => `${e.kind} ${e.subject}`)).toEqual(['container.failed acme/before']);
+  });
+});
+
+describe("fencing a deposed leader's record of which hosts are stale", () => {
+  // After the tests above: the lease another holder took.
+  it('writes neither the mark nor its event, and steps down', async () => {
+    const deposed = { holder: 'someone-before', epoch: 1 };
+    const stepDowns: string[] = [];
+    const applier = new Applier(env.db, deposed, await FleetState.load(env.db, 5000), () => undefined, pino({ level: 'silent' }), (reason) => void stepDowns.push(reason));
+    try {
+      const events = await lastEventSequence(env.db);
+      await expect(applier.recordStaleMarks([{ name: 'hv1', heardAt: null, stale: true }])).rejects.toBeInstanceOf(UnavailableError);
+      expect((await listHosts(env.db, { name: 'hv1' }))[0]?.stale).toBe(false);
+      expect(await lastEventSequence(env.db)).toBe(events);
+      expect(stepDowns).toEqual(['a write was fenced: the lease is gone']);
+    } finally {
+      await applier.stop();
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  * heard since.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listHosts, recordHeard, registerHosts } from '@fjord/store';
+import { listHosts, recordHeartbeatTimes, recordStaleMarks, registerHosts } from '@fjord/store';
 import { createTestDatabase, type TestDatabase } from '@fjord/testkit';
 import { FleetState, toCoreHost } from '../../services/scheduler/src/fleet-state.js';
 import { seedPhysicalNetwork } from '../support/placement-setup.js';
@@ -39,12 +39,12 @@ describe('FleetState: when hosts were last heard from', () => {
     expect(state.staleAfterMs).toBe(5000);
     // Only counted as heard: nothing to record as its time, yet. Stale: recorded with its own.
     const now = Date.now();
-    expect(state.heardRecord('hv1', now)).toEqual({ name: 'hv1', heardAt: null, stale: false });
-    expect(state.heardRecord('hv9', now)).toEqual({ name: 'hv9', heardAt: SILENT_SINCE, stale: true });
+    expect(state.staleMark('hv1', now)).toEqual({ name: 'hv1', heardAt: null, stale: false });
+    expect(state.staleMark('hv9', now)).toEqual({ name: 'hv9', heardAt: SILENT_SINCE, stale: true });
     expect([...state.staleHosts(now)]).toEqual(['hv9']);
     // Five seconds on, a host not heard from since the load is stale too; one heard is not.
     state.heard('hv2', now);
-    expect(state.heardRecord('hv2', now + 5001)).toEqual({ name: 'hv2', heardAt: now, stale: true });
+    expect(state.staleMark('hv2', now + 5001)).toEqual({ name: 'hv2', heardAt: now, stale: true });
     state.heard('hv2', now + 5000);
     expect([...state.staleHosts(now + 5001)].sort()).toEqual(['hv1', 'hv9']);
   });
@@ -85,15 +85,17 @@ describe('FleetState: when hosts were last heard from', () => {
   });
 });
 
-describe('recordHeard', () => {
+describe('recording when hosts were heard from', () => {
   it('never moves a stored time back: a null time, or an older one, keeps it', async () => {
     const stored = async () => (await listHosts(env.db, { names: ['hv-times'] }))[0]!;
     await registerHosts(env.db, [{ name: 'hv-times', labels: {}, physicalNetworks: ['physnet1'], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30, slots: 1 } }]);
     const t = Date.now() + 60_000; // later than the registration's time
-    await recordHeard(env.db, [{ name: 'hv-times', heardAt: t, stale: false }]);
-    await recordHeard(env.db, [{ name: 'hv-times', heardAt: null, stale: true }]);
+    await recordHeartbeatTimes(env.db, new Map([['hv-times', t]]));
+    await recordStaleMarks(env.db, [{ name: 'hv-times', heardAt: null, stale: true }]);
     expect(await stored()).toMatchObject({ lastHeartbeatAt: new Date(t), stale: true });
-    await recordHeard(env.db, [{ name: 'hv-times', heardAt: t - 30_000, stale: false }]);
+    await recordHeartbeatTimes(env.db, new Map([['hv-times', t - 30_000]])); // a time alone leaves the mark
+    expect(await stored()).toMatchObject({ lastHeartbeatAt: new Date(t), stale: true });
+    await recordStaleMarks(env.db, [{ name: 'hv-times', heardAt: t - 30_000, stale: false }]);
     expect(await stored()).toMatchObject({ lastHeartbeatAt: new Date(t), stale: false });
   });
 });

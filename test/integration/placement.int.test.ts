@@ -360,6 +360,7 @@ describe('placement end to end: scheduler and three workers over real Postgres a
 
   it('skips a host whose worker has not been heard from for hostStaleAfterMs, and places on it again once it is back', async () => {
     const hv3 = hosts.get('hv3')!;
+    const before = await lastEventSequence(env.db);
     await hv3.agent.stop();
     await new Promise((r) => setTimeout(r, STALE_MS + 500));
     const silent = await failure(place(spec('while-silent', { constraints: ['zone=b'] })));
@@ -380,6 +381,10 @@ describe('placement end to end: scheduler and three workers over real Postgres a
     } finally {
       stopBeats();
     }
+    // Watchers were told, once each way.
+    const liveness = (await listEvents(env.db, before)).filter((e) => e.kind === 'host.stale' || e.kind === 'host.heard');
+    expect(liveness.map((e) => `${e.kind} ${e.subject}`)).toEqual(['host.stale hv3', 'host.heard hv3']);
+    expect(liveness[0]!.message).toMatch(/^not heard from since \d{4}-\d\d-\d\dT[\d:.]+Z; placement skips it$/);
     hv3.agent = startAgent('hv3', hv3.runtime, hv3.switch, { zone: 'b', rack: 'r3' });
     const { container } = await eventually('hv3 placeable again', async () => place(spec('back', { constraints: ['zone=b'] })).catch(() => undefined), 5000);
     expect(container?.host).toBe('hv3');

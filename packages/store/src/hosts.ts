@@ -66,7 +66,7 @@ export async function registerHosts(
     RETURNING name, epoch, desired_generation, (xmax = 0) AS inserted
   `.execute(trx);
   const now = Date.now();
-  await recordHeard(trx, regs.map((r) => ({ name: r.name, heardAt: now, stale: false })));
+  await recordStaleMarks(trx, regs.map((r) => ({ name: r.name, heardAt: now, stale: false })));
   return new Map(rows.map((r) => [r.name, { epoch: Number(r.epoch), generation: Number(r.desired_generation), isNew: r.inserted }]));
 }
 
@@ -111,26 +111,40 @@ export async function setHostState(trx: Kysely<Database>, name: string, state: H
   return rows[0]?.previous;
 }
 
-/** When the leader last heard from a host (null: not since it took over), and whether that is too long ago. */
-export interface HeardRecord {
+/**
+ * Records when these hosts were last heard from, in milliseconds since the Unix epoch. A time never
+ * moves back (a deposed leader's late write keeps the stored one). Rows are written in name order,
+ * as in every multi-row write here, so that two writers never deadlock.
+ */
+export async function recordHeartbeatTimes(db: Kysely<Database>, times: ReadonlyMap<string, number>): Promise<void> {
+  if (times.size === 0) return;
+  await sql`
+    INSERT INTO host_liveness (name, last_heartbeat_at)
+    SELECT name, to_timestamp(heard_ms / 1000.0)
+    FROM unnest(${sql.val([...times.keys()])}::text[], ${sql.val([...times.values()])}::float8[]) AS v(name, heard_ms)
+    ORDER BY name
+    ON CONFLICT (name) DO UPDATE SET last_heartbeat_at = greatest(EXCLUDED.last_heartbeat_at, host_liveness.last_heartbeat_at)
+  `.execute(db);
+}
+
+/** Whether placement skips a host (`stale`), and when it was last heard from (null: not since this leader took over). */
+export interface StaleMark {
   name: string;
   heardAt: number | null;
   stale: boolean;
 }
 
 /**
- * Records when these hosts (distinct names) were last heard from, in milliseconds since the Unix
- * epoch, and whether they are stale. A time never moves back (a null one, or a deposed leader's
- * late one, keeps the stored time). Rows are written in name order, as in every multi-row write
- * here, so that two writers never deadlock. (A boolean array parameter does not reach Postgres as
- * one through postgres.js: the marks go as 0 and 1.)
+ * Records stale marks (distinct names), each with its last-heard time: a null or older time keeps
+ * the stored one. In name order, like every multi-row write here. (A boolean array parameter does
+ * not reach Postgres as one through postgres.js: the marks go as 0 and 1.)
  */
-export async function recordHeard(db: Kysely<Database>, rows: readonly HeardRecord[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function recordStaleMarks(db: Kysely<Database>, marks: readonly StaleMark[]): Promise<void> {
+  if (marks.length === 0) return;
   await sql`
     INSERT INTO host_liveness (name, last_heartbeat_at, stale)
     SELECT name, to_timestamp(heard_ms / 1000.0), stale = 1
-    FROM unnest(${sql.val(rows.map((r) => r.name))}::text[], ${sql.val(rows.map((r) => r.heardAt))}::float8[], ${sql.val(rows.map((r) => (r.stale ? 1 : 0)))}::int[])
+    FROM unnest(${sql.val(marks.map((m) => m.name))}::text[], ${sql.val(marks.map((m) => m.heardAt))}::float8[], ${sql.val(marks.map((m) => (m.stale ? 1 : 0)))}::int[])
       AS v(name, heard_ms, stale)
     ORDER BY name
     ON CONFLICT (name) DO UPDATE SET

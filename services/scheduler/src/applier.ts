@@ -28,6 +28,7 @@ import {
   findNetworks,
   listHosts,
   recordChanges,
+  recordStaleMarks,
   refusedByPostgres,
   registerHosts,
   setHostState,
@@ -38,6 +39,7 @@ import {
   type Database,
   type HostRegistration,
   type Lease,
+  type StaleMark,
 } from '@fjord/store';
 import { FleetState, toCoreHost } from './fleet-state.js';
 import { SCHEDULER_LEASE } from './leader.js';
@@ -206,6 +208,28 @@ export class Applier {
       await this.refreshHosts([name]);
       this.log.info({ host: name, state }, event);
     });
+  }
+
+  /**
+   * Records hosts that went stale or were heard from again, each with an event (`host.stale`,
+   * `host.heard`), in one transaction fenced by the lease: a deposed leader records none.
+   */
+  recordStaleMarks(marks: readonly StaleMark[]): Promise<void> {
+    const since = (m: StaleMark) => (m.heardAt === null ? 'since this leader took over' : `since ${new Date(m.heardAt).toISOString()}`);
+    return this.exclusive(() =>
+      this.transaction(async (trx) => {
+        await recordStaleMarks(trx, marks);
+        await recordChanges(
+          trx,
+          marks.map((m) =>
+            m.stale
+              ? { kind: 'host.stale', subject: m.name, host: m.name, message: `not heard from ${since(m)}; placement skips it` }
+              : { kind: 'host.heard', subject: m.name, host: m.name, message: 'heard from again; placement takes it again' },
+          ),
+          [],
+        );
+      }),
+    );
   }
 
   /** Reads back hosts a commit changed. Should that fail, this replica must not go on leading on a view without the change. */

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { buildPlacementSnapshot, updateHosts, type Host, type PlacementSnapshot, type SnapshotHost } from '@fjord/core';
-import { groupMembers, listHosts, type Database, type HeardRecord, type HostRecord } from '@fjord/store';
+import { groupMembers, listHosts, type Database, type HostRecord, type StaleMark } from '@fjord/store';
 
 /** A stored host in the placement engine's terms. */
 export function toCoreHost(h: HostRecord): Host {
@@ -75,15 +75,18 @@ export class FleetState {
     if (this.unheard.size > 0) this.unheard.delete(name);
   }
 
-  /**
-   * What to record of a known host at `now`: when it was last heard from (null when it has only
-   * been counted as heard, at load) and whether placement skips it.
-   */
-  heardRecord(name: string, now: number): HeardRecord | undefined {
+  /** When a known host was last heard from; null when it has only been counted as heard (at load). */
+  lastHeard(name: string): number | null | undefined {
     const position = this.snapshot.positionById.get(name);
     if (position === undefined) return undefined;
-    const at = this.snapshot.lastHeartbeatAt[position]!;
-    return { name, heardAt: this.unheard.has(name) ? null : at, stale: this.tooLongAgo(at, now) };
+    return this.unheard.has(name) ? null : this.snapshot.lastHeartbeatAt[position]!;
+  }
+
+  /** A known host's stale mark at `now`, with when it was last heard from. */
+  staleMark(name: string, now: number): StaleMark | undefined {
+    const position = this.snapshot.positionById.get(name);
+    if (position === undefined) return undefined;
+    return { name, heardAt: this.lastHeard(name)!, stale: this.tooLongAgo(this.snapshot.lastHeartbeatAt[position]!, now) };
   }
 
   /** The hosts not heard from for `staleAfterMs` at `now`: the ones placement skips. */

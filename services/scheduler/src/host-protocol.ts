@@ -7,11 +7,10 @@ import {
   FencedError,
   hostGenerations,
   recordAppliedGenerations,
-  recordHeard,
+  recordHeartbeatTimes,
   recordObserved,
   staleHosts,
   type Database,
-  type HeardRecord,
   type Fence,
   type ObservedUpdate,
 } from '@fjord/store';
@@ -248,16 +247,15 @@ export class HostProtocol {
   }
 
   /**
-   * Writes what arrived since the last flush: observed states every flush; every 10th, the hosts
-   * that went stale or were heard from again; every 20th, applied generations that rose and the
-   * heartbeat times of hosts whose time written is older than {@link HEARTBEAT_WRITE_MS} (both are
-   * for display; liveness is judged in memory, see {@link FleetState.heard}). Writing every host's
-   * time every 2 s cost Postgres more than the placements did.
+   * Writes what arrived since the last flush: observed states every flush; every 20th, applied
+   * generations that rose and the heartbeat times of hosts whose time written is older than
+   * {@link HEARTBEAT_WRITE_MS} (both are for display; liveness is judged in memory, see
+   * {@link FleetState.heard}); every 10th, the hosts that went stale or were heard from again.
+   * Writing every host's time every 2 s cost Postgres more than the placements did.
    */
   private async flush(final = false): Promise<void> {
     this.flushes++;
     const persistLiveness = final || this.flushes % 20 === 0;
-    const checkStale = final || this.flushes % 10 === 0;
     const now = Date.now();
     const heartbeats = persistLiveness ? [...this.heartbeats].filter((h) => final || now - (this.heartbeatWritten.get(h) ?? 0) >= HEARTBEAT_WRITE_MS) : [];
     const applied = new Map(persistLiveness ? [...this.applied].filter(([h, generation]) => generation > (this.appliedWritten.get(h) ?? -1)) : []);
@@ -266,10 +264,8 @@ export class HostProtocol {
     if (persistLiveness) this.applied = new Map();
     this.observed = new Map();
     try {
-      const heard = await this.heardRecords(heartbeats, checkStale, now);
-      await recordHeard(this.db, heard);
+      await recordHeartbeatTimes(this.db, this.heardTimes(heartbeats));
       for (const h of heartbeats) this.heartbeatWritten.set(h, now);
-      this.noteStale(heard);
       await recordAppliedGenerations(this.db, applied);
       for (const [h, generation] of applied) this.appliedWritten.set(h, generation);
       await recordObserved(this.db, observed, this.options.fence);
@@ -292,33 +288,38 @@ export class HostProtocol {
         this.log.error({ err, dropped: observed.length }, 'recording host reports failed again; dropped them until the workers report every container again');
       }
     }
+    if (final || this.flushes % 10 === 0) {
+      // Apart: a failure here (the lease gone, say) must not hold back the reports above. Retried next time.
+      await this.recordStaleChanges(now).catch((err: unknown) => this.log.warn({ err }, 'recording which hosts are stale failed; retrying'));
+    }
+  }
+
+  /** When these hosts were last heard from, leaving out those only counted as heard (at load). */
+  private heardTimes(hosts: readonly string[]): Map<string, number> {
+    const times = new Map<string, number>();
+    for (const h of hosts) {
+      const at = this.state.lastHeard(h);
+      if (typeof at === 'number') times.set(h, at);
+    }
+    return times;
   }
 
   /**
-   * What to record of when hosts were heard from: the hosts whose time is due, and, when `checkStale`,
-   * every host that went stale or was heard from again since recorded. A host's stale mark is
-   * always judged at the write, so a heartbeat time written late never marks a stale host live.
+   * Records, through the applier (fenced, with an event for each), the hosts that went stale or
+   * were heard from again since last recorded, and logs them.
    */
-  private async heardRecords(due: readonly string[], checkStale: boolean, now: number): Promise<HeardRecord[]> {
-    const names = new Set(due);
-    if (checkStale) {
-      // Read again every minute: a deposed leader's last flush may have landed after the first read.
-      if (this.flushes % 600 === 0) this.recordedStale = undefined;
-      this.recordedStale ??= await staleHosts(this.db);
-      const stale = this.state.staleHosts(now);
-      for (const name of stale) if (!this.recordedStale.has(name)) names.add(name);
-      for (const name of this.recordedStale) if (!stale.has(name)) names.add(name);
-    }
+  private async recordStaleChanges(now: number): Promise<void> {
+    // Read again every minute: a write of another replica's may have changed the marks.
+    if (this.flushes % 600 === 0) this.recordedStale = undefined;
+    const recorded = (this.recordedStale ??= await staleHosts(this.db));
+    const stale = this.state.staleHosts(now);
+    const changed = [...[...stale].filter((name) => !recorded.has(name)), ...[...recorded].filter((name) => !stale.has(name))];
     // A host that is gone (deleted) is left alone.
-    return [...names].flatMap((name) => this.state.heardRecord(name, now) ?? []);
-  }
-
-  /** Logs the hosts whose stale mark a write changed, and remembers the marks. */
-  private noteStale(written: readonly HeardRecord[]): void {
-    const recorded = this.recordedStale;
-    if (recorded === undefined) return;
-    const silent = written.filter((r) => r.stale && !recorded.has(r.name)).map((r) => r.name);
-    const back = written.filter((r) => !r.stale && recorded.has(r.name)).map((r) => r.name);
+    const marks = changed.flatMap((name) => this.state.staleMark(name, now) ?? []);
+    if (marks.length === 0) return;
+    await this.applier.recordStaleMarks(marks);
+    const silent = marks.filter((m) => m.stale).map((m) => m.name);
+    const back = marks.filter((m) => !m.stale).map((m) => m.name);
     for (const name of silent) recorded.add(name);
     for (const name of back) recorded.delete(name);
     const some = (names: string[]) => ({ hosts: names.length, first: names.slice(0, 10) });

@@ -170,7 +170,10 @@ describe.skipIf(skipLab)('worker processes on the lab', () => {
     }
     await until(`${first} to be heard from again`, 60_000, async () => ((await staleOf()) ? undefined : true));
     const { container } = await place('after-heal');
-    expect(container?.host).toBe(first);
-    await callUnary(clients, clients.placement, clients.placement.deleteContainer, { tenant: 'acme', name: 'after-heal' });
+    try {
+      expect(container?.host).toBe(first);
+    } finally {
+      await callUnary(clients, clients.placement, clients.placement.deleteContainer, { tenant: 'acme', name: 'after-heal' });
+    }
   }, 120_000);
 });

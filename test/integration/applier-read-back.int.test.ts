@@ -87,7 +87,11 @@ describe('applier, hosts a commit changed that cannot be read back', () => {
     const stepDowns: string[] = [];
     const applier = new Applier(env.db.withPlugin(new LoseNextAnswer(HOSTS_READ)), lease!, await FleetState.load(env.db, 60_000), () => undefined, pino({ level: 'silent' }), (reason) => void stepDowns.push(reason));
     try {
-      await expect(applier.setHostState('hv1', 'CORDONED', 'host.cordoned')).rejects.toThrow(/the test lost the answer/);
+      const cordon = applier.setHostState('hv1', 'CORDONED', 'host.cordoned');
+      // Queued behind it: answered UNAVAILABLE when the applier steps down, not left waiting for a stop.
+      const queued = applier.recordStaleMarks([{ name: 'hv1', heardAt: null, stale: true }]);
+      await expect(cordon).rejects.toThrow(/the test lost the answer/);
+      await expect(queued).rejects.toBeInstanceOf(UnavailableError);
       expect(stepDowns).toEqual(['hosts changed by a commit could not be read back']);
       expect((await listHosts(env.db, { name: 'hv1' }))[0]?.state).toBe('CORDONED'); // it did commit
       await expect(applier.place([spec('c')], 'spread')).rejects.toBeInstanceOf(UnavailableError);

@@ -319,6 +319,8 @@ export class Applier {
       }
       await settle();
     } while (this.queue.length > 0 && !this.stopped);
+    // Stepped down (or stopping): what still waits will not run here; its callers retry on the next leader.
+    if (this.stopped) for (const job of this.queue.splice(0)) failUnavailable(job);
   }
 
   /**

@@ -122,6 +122,9 @@ async function answerSyncs(db: Kysely<Database>, batch: readonly { request: work
   });
 }
 
+/** Most stale marks one applier transaction records (with an event each). */
+const STALE_MARKS_PER_WRITE = 1000;
+
 /** A host's heartbeat time is written at most this often. */
 const HEARTBEAT_WRITE_MS = 15_000;
 
@@ -162,6 +165,8 @@ export class HostProtocol {
   private failedFlushes = 0;
   /** The hosts recorded as stale (read at the first check of this leader's term). */
   private recordedStale: Set<string> | undefined;
+  /** The stale marks being recorded, if any. */
+  private recordingStale: Promise<void> | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -250,7 +255,8 @@ export class HostProtocol {
    * Writes what arrived since the last flush: observed states every flush; every 20th, applied
    * generations that rose and the heartbeat times of hosts whose time written is older than
    * {@link HEARTBEAT_WRITE_MS} (both are for display; liveness is judged in memory, see
-   * {@link FleetState.heard}); every 10th, the hosts that went stale or were heard from again.
+   * {@link FleetState.heard}); every 10th, it starts recording the hosts that went stale or were
+   * heard from again.
    * Writing every host's time every 2 s cost Postgres more than the placements did.
    */
   private async flush(final = false): Promise<void> {
@@ -288,9 +294,12 @@ export class HostProtocol {
         this.log.error({ err, dropped: observed.length }, 'recording host reports failed again; dropped them until the workers report every container again');
       }
     }
-    if (final || this.flushes % 10 === 0) {
-      // Apart: a failure here (the lease gone, say) must not hold back the reports above. Retried next time.
-      await this.recordStaleChanges(now).catch((err: unknown) => this.log.warn({ err }, 'recording which hosts are stale failed; retrying'));
+    // Outside this chain: the marks wait their turn in the applier's queue, behind placements,
+    // and the reports above must not wait with them. One at a time; a failed one is tried again.
+    if (!final && this.flushes % 10 === 0 && this.recordingStale === undefined) {
+      this.recordingStale = this.recordStaleChanges(now)
+        .catch((err: unknown) => this.log.warn({ err }, 'recording which hosts are stale failed; trying again in a second'))
+        .finally(() => (this.recordingStale = undefined));
     }
   }
 
@@ -309,29 +318,32 @@ export class HostProtocol {
    * were heard from again since last recorded, and logs them.
    */
   private async recordStaleChanges(now: number): Promise<void> {
-    // Read again every minute: a write of another replica's may have changed the marks.
-    if (this.flushes % 600 === 0) this.recordedStale = undefined;
+    // Only the leader writes marks (fenced), so what it read at first and wrote since is what is stored.
     const recorded = (this.recordedStale ??= await staleHosts(this.db));
     const stale = this.state.staleHosts(now);
     const changed = [...[...stale].filter((name) => !recorded.has(name)), ...[...recorded].filter((name) => !stale.has(name))];
     // A host that is gone (deleted) is left alone.
     const marks = changed.flatMap((name) => this.state.staleMark(name, now) ?? []);
-    if (marks.length === 0) return;
-    await this.applier.recordStaleMarks(marks);
-    const silent = marks.filter((m) => m.stale).map((m) => m.name);
-    const back = marks.filter((m) => !m.stale).map((m) => m.name);
-    for (const name of silent) recorded.add(name);
-    for (const name of back) recorded.delete(name);
-    const some = (names: string[]) => ({ hosts: names.length, first: names.slice(0, 10) });
-    if (silent.length > 0) this.log.warn(some(silent), `hosts not heard from for ${this.state.staleAfterMs} ms: placement skips them`);
-    if (back.length > 0) this.log.info(some(back), 'hosts heard from again: placement takes them again');
+    // A whole fleet at once (this leader cut off from NATS, say) goes in parts, so that placements queued meanwhile take turns.
+    for (let i = 0; i < marks.length; i += STALE_MARKS_PER_WRITE) {
+      const part = marks.slice(i, i + STALE_MARKS_PER_WRITE);
+      await this.applier.recordStaleMarks(part);
+      const silent = part.filter((m) => m.stale).map((m) => m.name);
+      const back = part.filter((m) => !m.stale).map((m) => m.name);
+      for (const name of silent) recorded.add(name);
+      for (const name of back) recorded.delete(name);
+      const some = (names: string[]) => ({ hosts: names.length, first: names.slice(0, 10) });
+      if (silent.length > 0) this.log.warn(some(silent), `hosts not heard from for ${this.state.staleAfterMs} ms: placement skips them`);
+      if (back.length > 0) this.log.info(some(back), 'hosts heard from again: placement takes them again');
+    }
   }
 
-  /** Unsubscribes and writes what is pending. */
+  /** Unsubscribes and writes what is pending (stale marks aside: the next leader judges them anew). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
     await this.flushing;
     await this.flush(true);
+    await this.recordingStale;
   }
 }

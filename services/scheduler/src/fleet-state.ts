@@ -41,20 +41,12 @@ export class FleetState {
    */
   static async load(db: Kysely<Database>, staleAfterMs: number): Promise<FleetState> {
     const unheard = new Set<string>();
-    return new FleetState(await read(db, () => undefined, unheard), staleAfterMs, unheard);
+    return new FleetState(await read(db, undefined, unheard), staleAfterMs, unheard);
   }
 
   /** Reads the fleet again (after a commit whose outcome is unknown), keeping when each host was heard from. */
   async reload(db: Kysely<Database>): Promise<void> {
-    const previous = this.snapshot;
-    this.snapshot = await read(
-      db,
-      (name) => {
-        const position = previous.positionById.get(name);
-        return position === undefined ? undefined : previous.lastHeartbeatAt[position]!;
-      },
-      this.unheard,
-    );
+    this.snapshot = await read(db, this.snapshot, this.unheard);
   }
 
   /** The host with this name, if known. */
@@ -86,7 +78,8 @@ export class FleetState {
   staleMark(name: string, now: number): StaleMark | undefined {
     const position = this.snapshot.positionById.get(name);
     if (position === undefined) return undefined;
-    return { name, heardAt: this.lastHeard(name)!, stale: this.tooLongAgo(this.snapshot.lastHeartbeatAt[position]!, now) };
+    const at = this.snapshot.lastHeartbeatAt[position]!;
+    return { name, heardAt: this.unheard.has(name) ? null : at, stale: this.tooLongAgo(at, now) };
   }
 
   /** The hosts not heard from for `staleAfterMs` at `now`: the ones placement skips. */
@@ -117,15 +110,15 @@ export class FleetState {
 }
 
 /**
- * Reads the fleet. A host's heard time is `known(name)` if given; else the stored one if it is
- * recorded stale; else now, and it joins `unheard`.
+ * Reads the fleet. A host keeps its heard time from `previous` if it is there; else it has the
+ * stored one if it is recorded stale; else now, and it joins `unheard`.
  */
-async function read(db: Kysely<Database>, known: (name: string) => number | undefined, unheard: Set<string>): Promise<PlacementSnapshot> {
+async function read(db: Kysely<Database>, previous: PlacementSnapshot | undefined, unheard: Set<string>): Promise<PlacementSnapshot> {
   const [hosts, members] = await Promise.all([listHosts(db), groupMembers(db)]);
   const now = Date.now();
   const heardAt = (h: HostRecord): number => {
-    const time = known(h.name);
-    if (time !== undefined) return time;
+    const position = previous?.positionById.get(h.name);
+    if (position !== undefined) return previous!.lastHeartbeatAt[position]!;
     if (h.stale) return h.lastHeartbeatAt?.getTime() ?? 0;
     unheard.add(h.name);
     return now;

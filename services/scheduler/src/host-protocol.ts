@@ -228,17 +228,20 @@ export class HostProtocol {
   private onHeartbeat(msg: Msg): void {
     const hb = hostMessage(this.subjects, msg, workerV1.Heartbeat, 'Heartbeat', this.log);
     if (!hb || !this.current(hb.host, hb.epoch)) return;
-    this.state.heard(hb.host, Date.now());
-    this.heartbeats.add(hb.host);
-    this.applied.set(hb.host, Math.max(this.applied.get(hb.host) ?? 0, Number(hb.appliedGeneration)));
+    this.heardFrom(hb.host, hb.appliedGeneration);
+  }
+
+  /** Notes a message from a host's current incarnation: it is live, and has applied this generation. */
+  private heardFrom(host: string, appliedGeneration: bigint): void {
+    this.state.heard(host, Date.now());
+    this.heartbeats.add(host);
+    this.applied.set(host, Math.max(this.applied.get(host) ?? 0, Number(appliedGeneration)));
   }
 
   private onStatus(msg: Msg): void {
     const report = hostMessage(this.subjects, msg, workerV1.StatusReport, 'StatusReport', this.log);
     if (!report || !this.current(report.host, report.epoch)) return;
-    this.state.heard(report.host, Date.now());
-    this.heartbeats.add(report.host);
-    this.applied.set(report.host, Math.max(this.applied.get(report.host) ?? 0, Number(report.appliedGeneration)));
+    this.heardFrom(report.host, report.appliedGeneration);
     for (const c of report.containers) {
       if (!observedStates.has(c.state)) continue;
       this.observed.set(c.runtimeName, {
